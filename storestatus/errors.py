@@ -1,0 +1,30 @@
+"""The one exception family the core raises; the CLI turns it into a message and an exit code."""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_RUNNING: Final = 75  # EX_TEMPFAIL: "try again later", what a poller wants for a running report
+
+
+class StoreStatusError(Exception):
+    """A problem the user can fix; its message is printed as one line."""
+
+    exit_code: int = EXIT_ERROR
+
+
+class InputError(StoreStatusError):
+    """An input file cannot be used as a whole (unreadable, or a required column is missing)."""
+
+
+class ReportNotFound(StoreStatusError):
+    """A report id that this data directory never issued."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoreError(StoreStatusError):
+    """The data directory cannot be read or written."""
