@@ -20,7 +20,7 @@ class InputError(StoreStatusError):
     """An input file cannot be used as a whole (unreadable, or a required column is missing)."""
 
 
-class ReportNotFound(StoreStatusError):
+class ReportNotFoundError(StoreStatusError):
     """A report id that this data directory never issued."""
 
     exit_code = EXIT_USAGE
