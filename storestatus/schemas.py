@@ -25,10 +25,12 @@ UTC_MICROS: Final[pl.Datetime] = pl.Datetime("us", "UTC")
 
 # Clean frames, as the readers produce them and the report consumes them.
 OBSERVATIONS_SCHEMA: Final = pl.Schema(
-    {STORE_ID: pl.String, TIMESTAMP: UTC_MICROS, STATUS: pl.String}
+    {STORE_ID: pl.String(), TIMESTAMP: UTC_MICROS, STATUS: pl.String()}
 )
-HOURS_SCHEMA: Final = pl.Schema({STORE_ID: pl.String, DAY: pl.Int8, START: pl.Time, END: pl.Time})
-TIMEZONES_SCHEMA: Final = pl.Schema({STORE_ID: pl.String, TIMEZONE: pl.String})
+HOURS_SCHEMA: Final = pl.Schema(
+    {STORE_ID: pl.String(), DAY: pl.Int8(), START: pl.Time(), END: pl.Time()}
+)
+TIMEZONES_SCHEMA: Final = pl.Schema({STORE_ID: pl.String(), TIMEZONE: pl.String()})
 
 # Rejected input rows: where they were, why, and the original fields as text.
 ROW_NUMBER: Final = "row_number"

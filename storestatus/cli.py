@@ -1,0 +1,270 @@
+"""The ``storestatus`` command line: parse options, call one core function, render the result.
+
+Heavy modules (Polars, Delta) are imported inside the commands that need them, so ``--help``
+and ``get-report`` start quickly.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+
+from storestatus import __version__
+from storestatus.config import DATA_DIR_ENV, DataDir, default_data_dir
+from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_RUNNING, StoreStatusError
+from storestatus.reports import (
+    new_report,
+    report_csv,
+    report_status,
+    run_report,
+    start_in_background,
+)
+
+if TYPE_CHECKING:
+    from storestatus.service import FileIngest
+
+app = typer.Typer(
+    name="storestatus",
+    help="Business-hours uptime and downtime of stores, from hourly status polls.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar=DATA_DIR_ENV,
+        help="Data directory [default: $XDG_DATA_HOME/storestatus or ~/.local/share/storestatus].",
+        show_default=False,
+    ),
+]
+InputFile = Annotated[
+    Path | None,
+    typer.Option(exists=True, dir_okay=False, readable=True, help="CSV file (.csv or .csv.gz)."),
+]
+
+_DEMO_TIMEOUT_SECONDS: Final = 120.0
+
+
+class InterpolationChoice(StrEnum):
+    """The interpolation rules, as Typer choices (mirrors ``schemas.Interpolation``)."""
+
+    nearest = "nearest"
+    previous = "previous"
+
+
+def _data_dir(option: Path | None) -> DataDir:
+    return DataDir(option if option is not None else default_data_dir())
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the core's errors into one line on stderr and their exit code: no tracebacks."""
+    try:
+        yield
+    except StoreStatusError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"storestatus {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Business-hours uptime and downtime of stores, from hourly status polls."""
+
+
+@app.command()
+def ingest(
+    status: InputFile = None,
+    hours: InputFile = None,
+    timezones: InputFile = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add status polls and replace business hours and/or time zones.
+
+    Polls are upserted by (store_id, timestamp_utc), so re-ingesting a file adds nothing. Hours
+    and time zones replace their previous snapshot. Unreadable rows go to a rejects CSV.
+
+    Example: storestatus ingest --status polls.csv --hours hours.csv --timezones tz.csv
+    """
+    from storestatus.service import ingest_files  # noqa: PLC0415
+    from storestatus.store import Store  # noqa: PLC0415
+
+    with _user_errors():
+        results = ingest_files(
+            Store(_data_dir(data_dir)), status=status, hours=hours, timezones=timezones
+        )
+    for result in results:
+        typer.echo(_describe(result))
+
+
+def _describe(result: FileIngest) -> str:
+    if result.kind == "status":
+        done = (
+            f"{result.inserted} new polls, {result.changed} replaced, "
+            f"{result.unchanged} already stored"
+        )
+    else:
+        done = f"snapshot replaced with {result.inserted} rows"
+    notes = [f"{result.duplicates_in_file} duplicate in file"] if result.duplicates_in_file else []
+    if result.blank:
+        notes.append(f"{result.blank} blank")
+    notes.append(f"{result.rejected} rejected")
+    if result.rejects_file is not None:
+        notes[-1] += f" (see {result.rejects_file})"
+    return f"{result.kind} {result.source}: {done}; {', '.join(notes)}; version {result.version}"
+
+
+@app.command("trigger-report")
+def trigger_report(
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Reference time (UTC unless a zone is given) [default: latest poll]."),
+    ] = None,
+    interpolation: Annotated[
+        InterpolationChoice, typer.Option(help="How gaps between polls are filled.")
+    ] = InterpolationChoice.nearest,
+    wait: Annotated[bool, typer.Option(help="Compute in the foreground.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Start a report and print its id; it is computed in the background.
+
+    Example: storestatus trigger-report --as-of 2023-01-25T18:00:00Z
+    """
+    from storestatus.service import parse_instant  # noqa: PLC0415
+
+    directory = _data_dir(data_dir)
+    with _user_errors():
+        instant = None if as_of is None else parse_instant(as_of)
+        report_id = new_report(directory, as_of=instant, interpolation=interpolation.value)
+        if wait:
+            run_report(directory, report_id)
+        else:
+            start_in_background(directory, report_id)
+    typer.echo(report_id)
+
+
+@app.command("get-report")
+def get_report(
+    report_id: Annotated[str, typer.Argument(metavar="ID", help="Id from trigger-report.")],
+    output: Annotated[
+        str | None,
+        typer.Option(help="Also copy the CSV to this file; '-' writes the CSV to stdout."),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a report's state: Running, Complete (and its CSV path) or Failed: <reason>.
+
+    Exit code 0 complete, 75 running, 1 failed, 2 unknown id.
+
+    Example: storestatus get-report Qm9vLWJhci1iYXotcXV4 --output report.csv
+    """
+    directory = _data_dir(data_dir)
+    to_stdout = output == "-"
+    with _user_errors():
+        record = report_status(directory, report_id)
+        csv_path = report_csv(directory, report_id)
+        if record.state == "Running":
+            typer.echo("Running", err=to_stdout)
+            raise typer.Exit(EXIT_RUNNING)
+        if record.state == "Failed":
+            typer.echo(f"Failed: {record.error}", err=to_stdout)
+            raise typer.Exit(EXIT_ERROR)
+        typer.echo("Complete", err=to_stdout)
+        typer.echo(str(csv_path), err=to_stdout)
+        _copy_csv(csv_path, output)
+    raise typer.Exit(EXIT_OK)
+
+
+def _copy_csv(csv_path: Path, output: str | None) -> None:
+    from storestatus.errors import StoreError  # noqa: PLC0415
+
+    try:
+        if output == "-":
+            with csv_path.open("rb") as source:
+                sys.stdout.flush()
+                shutil.copyfileobj(source, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+        elif output is not None:
+            shutil.copyfile(csv_path, output)
+    except OSError as error:
+        raise StoreError(f"cannot copy the report to {output}: {error}") from error
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where to keep the demo store [default: a new temporary directory]."),
+    ] = None,
+) -> None:
+    """Ingest the bundled example data, trigger a report, poll it and show the result.
+
+    Example: storestatus demo
+    """
+    import tempfile  # noqa: PLC0415
+    from importlib.resources import as_file, files  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+
+    from storestatus.render import report_table  # noqa: PLC0415
+    from storestatus.service import ingest_files  # noqa: PLC0415
+    from storestatus.store import Store  # noqa: PLC0415
+
+    console = Console()
+    root = data_dir or Path(tempfile.mkdtemp(prefix="storestatus-demo-"))
+    directory = DataDir(root)
+    with _user_errors(), as_file(files("storestatus") / "demo_data") as bundled:
+        console.print(f"[bold]1. ingest[/] the bundled example data into {root}")
+        for result in ingest_files(
+            Store(directory),
+            status=bundled / "store_status.csv",
+            hours=bundled / "business_hours.csv",
+            timezones=bundled / "timezones.csv",
+        ):
+            console.print(f"   {_describe(result)}", markup=False, highlight=False)
+        report_id = new_report(directory, as_of=None, interpolation="nearest")
+        start_in_background(directory, report_id)
+        console.print(f"[bold]2. trigger-report[/] started report {report_id}")
+        deadline = time.monotonic() + _DEMO_TIMEOUT_SECONDS
+        with console.status("[bold]3. get-report[/] polling until the report is complete"):
+            record = report_status(directory, report_id)
+            while record.state == "Running" and time.monotonic() < deadline:
+                time.sleep(0.1)
+                record = report_status(directory, report_id)
+        if record.state != "Complete":
+            console.print(f"[red]Report did not complete: {record.state} {record.error or ''}")
+            raise typer.Exit(EXIT_ERROR)
+        csv_path = report_csv(directory, report_id)
+        console.print(f"[bold]3. get-report[/] Complete: {record.rows} stores as of {record.now}")
+        console.print(report_table(csv_path, limit=10))
+        console.print(f"Full report: {csv_path}")
+        console.print(
+            f"Try: storestatus get-report {report_id} --data-dir {root} --output -",
+            markup=False,
+            highlight=False,
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,35 @@
+"""Where the data lives. Import-light on purpose: polling a report must not load Polars."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+DATA_DIR_ENV: Final = "STORESTATUS_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/storestatus``, else ``~/.local/share/storestatus`` (per user, per XDG)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "storestatus"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """The layout of a data directory: Delta tables, report files and rejected input rows."""
+
+    root: Path
+
+    @property
+    def tables(self) -> Path:
+        return self.root / "tables"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def rejects(self) -> Path:
+        return self.root / "rejects"

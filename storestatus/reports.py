@@ -1,0 +1,208 @@
+"""Report lifecycle: trigger, compute in a background process, poll.
+
+Each report is three files in ``<data>/reports``: ``<id>.json`` (its status record), ``<id>.csv``
+(only once complete; written to a temporary name and renamed, so a partial CSV is never served)
+and ``<id>.lock``. The process computing a report holds an exclusive ``flock`` on the lock file
+for its whole life; the kernel drops it when the process dies, however it dies. So a poller that
+can take the lock while the record still says Running knows the worker is gone, and reports
+Failed instead of Running forever. No server, no pid files, no pid reuse races.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal
+
+from storestatus.config import DataDir
+from storestatus.errors import ReportNotFoundError, StoreError
+
+if TYPE_CHECKING:  # schemas imports Polars, which polling a report should not load
+    from storestatus.schemas import Interpolation
+
+State = Literal["Running", "Complete", "Failed"]
+
+_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
+_DIED: Final = "the report process exited before finishing (killed or crashed)"
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """The status record kept next to a report's CSV."""
+
+    report_id: str
+    state: State
+    interpolation: Interpolation
+    as_of: str | None  # as requested; None: the latest poll in the store
+    created_at: str
+    finished_at: str | None = None
+    now: str | None = None  # the reference instant actually used
+    table_versions: dict[str, int | None] = field(default_factory=dict)
+    rows: int | None = None
+    error: str | None = None
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class ReportFiles:
+    """Paths and atomic record I/O for the reports of one data directory."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self.folder = data_dir.reports
+
+    def path(self, report_id: str, suffix: str) -> Path:
+        """Path of one of a report's files; only for ids of our own format."""
+        if not _ID_PATTERN.fullmatch(report_id):
+            raise ReportNotFoundError(f"unknown report id {report_id!r}")
+        return self.folder / f"{report_id}{suffix}"
+
+    def write(self, record: ReportRecord) -> None:
+        """Replace the record atomically (write a temporary file, then rename)."""
+        target = self.path(record.report_id, ".json")
+        temporary = target.with_suffix(".json.tmp")
+        try:
+            temporary.write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
+            os.replace(temporary, target)
+        except OSError as error:
+            raise StoreError(f"cannot write report record {target}: {error}") from error
+
+    def read(self, report_id: str) -> ReportRecord:
+        """The record of a report this data directory issued."""
+        path = self.path(report_id, ".json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ReportNotFoundError(f"unknown report id {report_id!r}") from None
+        except (OSError, ValueError) as error:
+            raise StoreError(f"cannot read report record {path}: {error}") from error
+        return ReportRecord(**data)
+
+    @contextmanager
+    def hold_lock(self, report_id: str, *, wait: bool) -> Iterator[int | None]:
+        """Hold the report's lock; yields its file descriptor, or None if another holds it."""
+        descriptor = os.open(self.path(report_id, ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield None
+                return
+            yield descriptor
+        finally:
+            os.close(descriptor)
+
+
+def new_report(data_dir: DataDir, *, as_of: datetime | None, interpolation: Interpolation) -> str:
+    """Create the record of a new Running report and return its id."""
+    files = ReportFiles(data_dir)
+    try:
+        files.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot create {files.folder}: {error}") from error
+    report_id = secrets.token_urlsafe(16)
+    files.write(
+        ReportRecord(
+            report_id=report_id,
+            state="Running",
+            interpolation=interpolation,
+            as_of=None if as_of is None else as_of.isoformat(),
+            created_at=_utc_now(),
+        )
+    )
+    return report_id
+
+
+def start_in_background(data_dir: DataDir, report_id: str) -> None:
+    """Start a detached worker that computes the report; return at once.
+
+    The lock is taken here and handed to the worker, so there is no moment at which the record
+    says Running while nobody holds the lock.
+    """
+    files = ReportFiles(data_dir)
+    log = files.path(report_id, ".log")
+    with files.hold_lock(report_id, wait=True) as descriptor, log.open("wb") as log_file:
+        assert descriptor is not None
+        subprocess.Popen(
+            [sys.executable, "-m", "storestatus.worker", str(data_dir.root), report_id],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            pass_fds=(descriptor,),
+            start_new_session=True,  # survives the terminal or cron job that triggered it
+        )
+
+
+def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
+    """Compute a Running report and record the outcome (Complete or Failed)."""
+    # Imported here: the poll side (get-report) should not pay for Polars.
+    from storestatus.service import compute_from_store  # noqa: PLC0415
+    from storestatus.store import Store  # noqa: PLC0415
+
+    files = ReportFiles(data_dir)
+    record = files.read(report_id)
+    try:
+        as_of = None if record.as_of is None else datetime.fromisoformat(record.as_of)
+        result = compute_from_store(
+            Store(data_dir), as_of=as_of, interpolation=record.interpolation
+        )
+        csv_path = files.path(report_id, ".csv")
+        temporary = csv_path.with_suffix(".csv.tmp")
+        result.report.write_csv(temporary, float_precision=2)
+        os.replace(temporary, csv_path)
+        finished = replace(
+            record,
+            state="Complete",
+            finished_at=_utc_now(),
+            now=result.now.isoformat(),
+            table_versions=result.snapshot.versions,
+            rows=result.report.height,
+        )
+    except Exception as error:
+        # Any failure, expected or not, must end as Failed with a reason, never Running.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        finished = replace(record, state="Failed", finished_at=_utc_now(), error=reason)
+    files.write(finished)
+    return finished
+
+
+def report_status(data_dir: DataDir, report_id: str) -> ReportRecord:
+    """The report's record; a Running report whose process is gone is marked Failed."""
+    files = ReportFiles(data_dir)
+    record = files.read(report_id)
+    if record.state != "Running":
+        return record
+    with files.hold_lock(report_id, wait=False) as descriptor:
+        if descriptor is None:
+            return record  # the worker holds the lock: really running
+        record = files.read(report_id)  # it may have finished just before we took the lock
+        if record.state == "Running":
+            reason = _DIED + _last_log_line(files.path(report_id, ".log"))
+            record = replace(record, state="Failed", finished_at=_utc_now(), error=reason)
+            files.write(record)
+    return record
+
+
+def _last_log_line(log: Path) -> str:
+    """The worker's last words, if it left any (e.g. an import error), to explain a death."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f": {lines[-1]}" if lines else ""
+
+
+def report_csv(data_dir: DataDir, report_id: str) -> Path:
+    """Path of a report's CSV (exists once the report is Complete)."""
+    return ReportFiles(data_dir).path(report_id, ".csv")

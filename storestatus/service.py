@@ -1,0 +1,156 @@
+"""The operations behind the commands, callable from Python: ingest files, compute a report.
+
+They glue the pure parts (readers, compute) to the store; the CLI only parses and renders.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from storestatus.compute import compute_report, poll_dates_needed
+from storestatus.errors import InputError, StoreError
+from storestatus.readers import ParsedInput, read_hours_csv, read_status_csv, read_timezones_csv
+from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
+from storestatus.store import Snapshot, Store
+
+_UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class FileIngest:
+    """What ingesting one file did."""
+
+    kind: str  # status, hours or timezones
+    source: Path
+    accepted: int  # good rows
+    rejected: int
+    blank: int
+    duplicates_in_file: int  # same key again in the file: the later row wins
+    inserted: int  # status: new polls; snapshots: rows in the new snapshot
+    changed: int  # status: existing polls whose status was replaced
+    unchanged: int  # status: polls already stored with the same status
+    version: int  # the table version this ingest committed
+    rejects_file: Path | None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """A computed report and what it was computed from."""
+
+    report: pl.DataFrame
+    now: datetime
+    snapshot: Snapshot
+
+
+def ingest_files(
+    store: Store,
+    *,
+    status: Path | None = None,
+    hours: Path | None = None,
+    timezones: Path | None = None,
+) -> list[FileIngest]:
+    """Ingest any subset of the three inputs.
+
+    Every file is read and checked before anything is written, so a file that cannot be used as
+    a whole (e.g. a missing column) raises ``InputError`` and leaves the store unchanged. Status
+    polls are upserted by (store_id, timestamp_utc); hours and time zones replace their snapshot.
+    Rejected rows are written to a CSV under ``<data>/rejects`` and counted.
+    """
+    if status is None and hours is None and timezones is None:
+        raise InputError("nothing to ingest: give --status, --hours and/or --timezones")
+    parsed = {
+        kind: (path, reader(path))
+        for kind, path, reader in (
+            ("status", status, read_status_csv),
+            ("hours", hours, read_hours_csv),
+            ("timezones", timezones, read_timezones_csv),
+        )
+        if path is not None
+    }
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    results = []
+    for kind, (path, data) in parsed.items():
+        rejects_file = _write_rejects(store, data, kind, path, stamp)
+        if kind == "status":
+            polls = data.rows.unique([STORE_ID, TIMESTAMP], keep="last", maintain_order=True)
+            written = store.upsert_status(polls)
+            inserted, changed, unchanged = written.inserted, written.changed, written.unchanged
+            version, unique_rows = written.version, polls.height
+        elif kind == "hours":
+            version = store.replace_hours(data.rows)
+            inserted, changed, unchanged, unique_rows = data.rows.height, 0, 0, data.rows.height
+        else:
+            zones = data.rows.unique(STORE_ID, keep="last", maintain_order=True)
+            version = store.replace_timezones(zones)
+            inserted, changed, unchanged, unique_rows = zones.height, 0, 0, zones.height
+        results.append(
+            FileIngest(
+                kind=kind,
+                source=path,
+                accepted=data.rows.height,
+                rejected=data.rejects.height,
+                blank=data.blank_rows,
+                duplicates_in_file=data.rows.height - unique_rows,
+                inserted=inserted,
+                changed=changed,
+                unchanged=unchanged,
+                version=version,
+                rejects_file=rejects_file,
+            )
+        )
+    return results
+
+
+def _write_rejects(
+    store: Store, data: ParsedInput, kind: str, source: Path, stamp: str
+) -> Path | None:
+    """Keep rejected rows, with their reasons, where the user can find and fix them."""
+    if data.rejects.is_empty():
+        return None
+    target = store.data_dir.rejects / f"{stamp}-{kind}-{_UNSAFE_NAME.sub('_', source.name)}"
+    if target.suffix != ".csv":
+        target = target.with_name(target.name + ".csv")
+    try:
+        store.data_dir.rejects.mkdir(parents=True, exist_ok=True)
+        data.rejects.write_csv(target)
+    except OSError as error:
+        raise StoreError(f"cannot write rejects file {target}: {error}") from error
+    return target
+
+
+def compute_from_store(
+    store: Store, *, as_of: datetime | None = None, interpolation: Interpolation = "nearest"
+) -> ReportResult:
+    """Compute the report from one consistent snapshot of the store.
+
+    ``now`` is ``as_of``, else the latest poll in the store, else (no polls at all) the clock.
+    Only the UTC date partitions the candidate window touches are read.
+    """
+    snapshot = store.snapshot()
+    now = as_of or store.latest_poll(snapshot) or datetime.now(UTC)
+    first, last = poll_dates_needed(now)
+    report = compute_report(
+        store.read_observations(snapshot, first, last),
+        store.read_hours(snapshot),
+        store.read_timezones(snapshot),
+        now=now,
+        interpolation=interpolation,
+    )
+    return ReportResult(report=report, now=now, snapshot=snapshot)
+
+
+def parse_instant(text: str) -> datetime:
+    """A timestamp as the CLI accepts it (the poll formats); without a zone it is UTC."""
+    cleaned = text.strip()
+    cleaned = re.sub(r"\s*UTC$", "+00:00", cleaned, flags=re.IGNORECASE)
+    try:
+        instant = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise InputError(f"cannot read timestamp {text!r}: use e.g. 2023-01-25T18:00:00Z") from None
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)

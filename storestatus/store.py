@@ -1,0 +1,205 @@
+"""The data directory: three Delta Lake tables (Parquet + a transaction log) and report files.
+
+Delta gives what a cron job needs for free: every write is one atomic commit, a reader pins one
+table version and sees exactly it, and other engines (Spark, DuckDB, Trino) read the same tables.
+Status polls are partitioned by UTC date so a report reads only the days it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
+
+from storestatus.config import DataDir
+from storestatus.errors import StoreError
+from storestatus.schemas import (
+    DAY,
+    END,
+    HOURS_SCHEMA,
+    OBSERVATIONS_SCHEMA,
+    START,
+    STATUS,
+    STORE_ID,
+    TIMESTAMP,
+    TIMEZONES_SCHEMA,
+)
+
+POLL_DATE: Final = "poll_date"  # partition column of the status table: UTC date of the poll
+_TIME_TEXT: Final = "%H:%M:%S%.6f"  # Delta has no time-of-day type; times are stored as text
+
+STATUS_TABLE: Final = "status"
+HOURS_TABLE: Final = "business_hours"
+TIMEZONES_TABLE: Final = "timezones"
+TABLES: Final = (STATUS_TABLE, HOURS_TABLE, TIMEZONES_TABLE)
+
+
+@dataclass(frozen=True)
+class StatusWrite:
+    """What an upsert of polls did to the status table."""
+
+    inserted: int
+    changed: int  # existing key, new status: replaced
+    unchanged: int  # existing key, same status: nothing to do
+    version: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of each table (None: the table does not exist yet), read consistently."""
+
+    versions: dict[str, int | None]
+
+
+class Store:
+    """The Delta tables of one data directory."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self.data_dir = data_dir
+        self.tables = data_dir.tables
+
+    def _table_path(self, name: str) -> Path:
+        return self.tables / name
+
+    def _open(self, name: str, version: int | None = None) -> DeltaTable | None:
+        path = self._table_path(name)
+        if not (path / "_delta_log").is_dir():
+            return None
+        try:
+            return DeltaTable(path, version=version)
+        except TableNotFoundError:
+            return None
+        except (DeltaError, OSError) as error:
+            raise StoreError(f"cannot read table {name} in {self.tables}: {error}") from error
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def upsert_status(self, polls: pl.DataFrame) -> StatusWrite:
+        """Insert new polls; a poll whose (store_id, timestamp_utc) exists replaces its status.
+
+        ``polls`` must have unique keys. The whole batch is one Delta commit.
+        """
+        rows = polls.select(OBSERVATIONS_SCHEMA.names()).with_columns(
+            pl.col(TIMESTAMP).dt.date().alias(POLL_DATE)
+        )
+        self.tables.mkdir(parents=True, exist_ok=True)
+        table = self._open(STATUS_TABLE)
+        try:
+            if table is None:
+                write_deltalake(
+                    self._table_path(STATUS_TABLE), rows.to_arrow(), partition_by=[POLL_DATE]
+                )
+                return StatusWrite(rows.height, 0, 0, 0)
+            # The poll-date conjunct lets Delta skip every partition the batch does not touch.
+            metrics = (
+                table.merge(
+                    rows.to_arrow(),
+                    predicate=(
+                        f"t.{POLL_DATE} = s.{POLL_DATE} AND t.{STORE_ID} = s.{STORE_ID}"
+                        f" AND t.{TIMESTAMP} = s.{TIMESTAMP}"
+                    ),
+                    source_alias="s",
+                    target_alias="t",
+                )
+                .when_matched_update(
+                    updates={STATUS: f"s.{STATUS}"}, predicate=f"t.{STATUS} != s.{STATUS}"
+                )
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        except (DeltaError, OSError) as error:
+            raise StoreError(f"cannot write status polls to {self.tables}: {error}") from error
+        inserted = int(metrics["num_target_rows_inserted"])
+        changed = int(metrics["num_target_rows_updated"])
+        return StatusWrite(inserted, changed, rows.height - inserted - changed, table.version())
+
+    def replace_hours(self, hours: pl.DataFrame) -> int:
+        """Replace the business-hours snapshot as a whole, atomically; return the new version."""
+        stored = hours.select(
+            STORE_ID,
+            DAY,
+            pl.col(START).dt.to_string(_TIME_TEXT),
+            pl.col(END).dt.to_string(_TIME_TEXT),
+        )
+        return self._replace(HOURS_TABLE, stored)
+
+    def replace_timezones(self, timezones: pl.DataFrame) -> int:
+        """Replace the time-zone snapshot as a whole, atomically; return the new version."""
+        return self._replace(TIMEZONES_TABLE, timezones.select(TIMEZONES_SCHEMA.names()))
+
+    def _replace(self, name: str, frame: pl.DataFrame) -> int:
+        self.tables.mkdir(parents=True, exist_ok=True)
+        try:
+            write_deltalake(self._table_path(name), frame.to_arrow(), mode="overwrite")
+        except (DeltaError, OSError) as error:
+            raise StoreError(f"cannot write table {name} in {self.tables}: {error}") from error
+        table = self._open(name)
+        assert table is not None  # just written
+        return table.version()
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current version of every table: a report reads exactly these."""
+        versions: dict[str, int | None] = {}
+        for name in TABLES:
+            table = self._open(name)
+            versions[name] = None if table is None else table.version()
+        return Snapshot(versions)
+
+    def _pinned(self, snapshot: Snapshot, name: str) -> DeltaTable | None:
+        version = snapshot.versions[name]
+        return None if version is None else self._open(name, version)
+
+    def read_observations(self, snapshot: Snapshot, first: date, last: date) -> pl.DataFrame:
+        """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions."""
+        table = self._pinned(snapshot, STATUS_TABLE)
+        if table is None:
+            return OBSERVATIONS_SCHEMA.to_frame()
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
+        return self._read_parquet(files, OBSERVATIONS_SCHEMA.names()).cast(OBSERVATIONS_SCHEMA)
+
+    def latest_poll(self, snapshot: Snapshot) -> datetime | None:
+        """Exact timestamp of the latest poll, reading only the newest date partition."""
+        table = self._pinned(snapshot, STATUS_TABLE)
+        if table is None:
+            return None
+        partitions = [part[POLL_DATE] for part in table.partitions()]
+        if not partitions:
+            return None
+        newest = max(date.fromisoformat(str(value)) for value in partitions)
+        files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "=", newest)])
+        latest = self._read_parquet(files, [TIMESTAMP]).get_column(TIMESTAMP).max()
+        assert latest is None or isinstance(latest, datetime)
+        return latest
+
+    def read_hours(self, snapshot: Snapshot) -> pl.DataFrame:
+        """The business-hours snapshot with times parsed back to ``pl.Time``."""
+        table = self._pinned(snapshot, HOURS_TABLE)
+        if table is None:
+            return HOURS_SCHEMA.to_frame()
+        frame = self._read_parquet(table.file_uris(), HOURS_SCHEMA.names())
+        return frame.with_columns(
+            pl.col(START, END).str.to_time(_TIME_TEXT), pl.col(DAY).cast(pl.Int8)
+        )
+
+    def read_timezones(self, snapshot: Snapshot) -> pl.DataFrame:
+        """The time-zone snapshot."""
+        table = self._pinned(snapshot, TIMEZONES_TABLE)
+        if table is None:
+            return TIMEZONES_SCHEMA.to_frame()
+        return self._read_parquet(table.file_uris(), TIMEZONES_SCHEMA.names())
+
+    def _read_parquet(self, files: list[str], columns: list[str]) -> pl.DataFrame:
+        if not files:
+            return pl.DataFrame(schema=dict.fromkeys(columns, pl.String()))
+        try:
+            return pl.scan_parquet(files).select(columns).collect()
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise StoreError(f"cannot read {self.tables}: {error}") from error
