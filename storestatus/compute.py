@@ -315,17 +315,14 @@ def _window_bounds(stores: pl.DataFrame, intervals: pl.DataFrame, now_ticks: int
     edges = {"now": now_ticks} | {
         name: now_ticks - _span_ticks(span) for name, (span, _) in WINDOWS.items()
     }
-    points = pl.concat(
-        [
-            stores.select(_KEY, pl.lit(name).alias("edge"), pl.lit(at, pl.Int64).alias(_AT))
-            for name, at in edges.items()
-        ]
-    ).sort(_KEY, _AT)
-    return (
-        _business_until(points, intervals)
-        .pivot("edge", index=_KEY, values=_C)
-        .rename({"now": "c_now"} | {name: f"c_{name}" for name in WINDOWS})
-    )
+    bounds = stores.select(_KEY)
+    for name, edge in edges.items():
+        points = stores.select(_KEY, pl.lit(edge, pl.Int64).alias(_AT))
+        bounds = bounds.join(
+            _business_until(points, intervals).select(_KEY, pl.col(_C).alias(f"c_{name}")),
+            on=_KEY,
+        )
+    return bounds
 
 
 def _window_totals(spans: pl.DataFrame, bounds: pl.DataFrame) -> pl.DataFrame:

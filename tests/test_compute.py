@@ -1,0 +1,328 @@
+"""Hand-computed cases, one per rule of the report semantics (README, "Report semantics").
+
+Each expected tuple is (uptime hour [min], day [h], week [h], downtime hour [min], day [h],
+week [h]); the comment above it is the arithmetic. 2023-01-23 is a Monday.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from storestatus.compute import compute_report
+from storestatus.schemas import (
+    HOURS_SCHEMA,
+    OBSERVATIONS_SCHEMA,
+    REPORT_COLUMNS,
+    TIMEZONES_SCHEMA,
+    Interpolation,
+)
+
+Figures = tuple[float, float, float, float, float, float]
+MONDAY = datetime(2023, 1, 23, tzinfo=UTC)
+
+
+def at(day: datetime, hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    return day.replace(hour=hh, minute=mm, second=ss)
+
+
+def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(store, stamp, status) for store, stamp, status in rows],
+        schema=OBSERVATIONS_SCHEMA,
+        orient="row",
+    )
+
+
+def hours(*rows: tuple[str, int, time, time]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=HOURS_SCHEMA, orient="row")
+
+
+def zones(*rows: tuple[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=TIMEZONES_SCHEMA, orient="row")
+
+
+def report(
+    observations: pl.DataFrame,
+    business_hours: pl.DataFrame | None = None,
+    timezones: pl.DataFrame | None = None,
+    *,
+    now: datetime,
+    interpolation: Interpolation = "nearest",
+) -> dict[str, Figures]:
+    frame = compute_report(
+        observations,
+        business_hours if business_hours is not None else hours(),
+        timezones if timezones is not None else zones(),
+        now=now,
+        interpolation=interpolation,
+    )
+    assert tuple(frame.columns) == REPORT_COLUMNS
+    return {row[0]: tuple(row[1:]) for row in frame.iter_rows()}  # type: ignore[misc]
+
+
+UTC_STORE = zones(("s", "UTC"))
+
+
+def test_worked_example_nearest_splits_at_the_midpoint() -> None:
+    # Open 09:00-12:00, polls 10:14 active and 11:15 inactive: nearest splits at 10:44:30.
+    # Up 09:00-10:44:30 = 104.5 min = 1.74 h; down 10:44:30-12:00 = 75.5 min = 1.26 h.
+    # Last hour 11:00-12:00 is all after the split: 60 min down.
+    result = report(
+        polls(("s", at(MONDAY, 10, 14), "active"), ("s", at(MONDAY, 11, 15), "inactive")),
+        hours(("s", 0, time(9), time(12))),
+        UTC_STORE,
+        now=at(MONDAY, 12),
+    )
+    assert result == {"s": (0.0, 1.74, 1.74, 60.0, 1.26, 1.26)}
+
+
+def test_worked_example_in_local_time() -> None:
+    # Same store in Chicago (UTC-6 in January): 09:00-12:00 local is 15:00-18:00 UTC.
+    result = report(
+        polls(("s", at(MONDAY, 16, 14), "active"), ("s", at(MONDAY, 17, 15), "inactive")),
+        hours(("s", 0, time(9), time(12))),
+        zones(("s", "America/Chicago")),
+        now=at(MONDAY, 18),
+    )
+    assert result == {"s": (0.0, 1.74, 1.74, 60.0, 1.26, 1.26)}
+
+
+def test_worked_example_previous_carries_the_last_status_forward() -> None:
+    # previous: 09:00-10:14 takes the first poll (active), 10:14-11:15 active, 11:15-12:00
+    # inactive. Up 2.25 h, down 0.75 h; last hour 11:00-11:15 up (15), 11:15-12:00 down (45).
+    result = report(
+        polls(("s", at(MONDAY, 10, 14), "active"), ("s", at(MONDAY, 11, 15), "inactive")),
+        hours(("s", 0, time(9), time(12))),
+        UTC_STORE,
+        now=at(MONDAY, 12),
+        interpolation="previous",
+    )
+    assert result == {"s": (15.0, 2.25, 2.25, 45.0, 0.75, 0.75)}
+
+
+def test_overnight_hours_run_into_the_next_day() -> None:
+    # Friday 22:00-02:00 (end <= start): [Fri 22:00, Sat 02:00), 4 h, though Saturday has no row.
+    # Polls Fri 23:00 inactive, Sat 01:00 active: split at Sat 00:00 -> 2 h down, 2 h up.
+    friday = MONDAY + timedelta(days=4)
+    saturday = friday + timedelta(days=1)
+    result = report(
+        polls(("s", at(friday, 23), "inactive"), ("s", at(saturday, 1), "active")),
+        hours(("s", 4, time(22), time(2))),
+        UTC_STORE,
+        now=at(saturday, 2),
+    )
+    assert result == {"s": (60.0, 2.0, 2.0, 0.0, 2.0, 2.0)}
+
+
+def test_split_hours_and_nearest_across_the_break() -> None:
+    # Monday 09-11 and 13-15; polls 10:00 active, 14:00 inactive. Nearest splits at 12:00
+    # (inside the break): up 09-11 = 2 h, down 13-15 = 2 h. previous splits at 14:00:
+    # up 09-11 + 13-14 = 3 h, down 14-15 = 1 h. The last hour (15-16) is closed.
+    observations = polls(("s", at(MONDAY, 10), "active"), ("s", at(MONDAY, 14), "inactive"))
+    business = hours(("s", 0, time(9), time(11)), ("s", 0, time(13), time(15)))
+    now = at(MONDAY, 16)
+    assert report(observations, business, UTC_STORE, now=now) == {
+        "s": (0.0, 2.0, 2.0, 0.0, 2.0, 2.0)
+    }
+    assert report(observations, business, UTC_STORE, now=now, interpolation="previous") == {
+        "s": (0.0, 3.0, 3.0, 0.0, 1.0, 1.0)
+    }
+
+
+def test_overlapping_and_duplicate_rows_are_merged_not_double_counted() -> None:
+    # 09-12, 11-14 and 09-12 again: one interval 09-14, 5 h.
+    result = report(
+        polls(("s", at(MONDAY, 10), "active")),
+        hours(
+            ("s", 0, time(9), time(12)), ("s", 0, time(11), time(14)), ("s", 0, time(9), time(12))
+        ),
+        UTC_STORE,
+        now=at(MONDAY, 15),
+    )
+    assert result == {"s": (0.0, 5.0, 5.0, 0.0, 0.0, 0.0)}
+
+
+def test_ends_at_2359_and_235959_mean_midnight() -> None:
+    # Mon 20:00-23:59 and Tue 20:00-23:59:59 are each 4 h, to midnight.
+    # Day window [Tue 00:00, Wed 00:00) holds Tuesday's 4 h; the week both: 8 h.
+    result = report(
+        polls(("s", at(MONDAY, 21), "active")),
+        hours(("s", 0, time(20), time(23, 59)), ("s", 1, time(20), time(23, 59, 59))),
+        UTC_STORE,
+        now=MONDAY + timedelta(days=2),
+    )
+    assert result == {"s": (60.0, 4.0, 8.0, 0.0, 0.0, 0.0)}
+
+
+def test_equal_start_and_end_mean_24_hours() -> None:
+    # Monday 09:00-09:00 is [Mon 09:00, Tue 09:00).
+    result = report(
+        polls(("s", at(MONDAY, 10), "inactive")),
+        hours(("s", 0, time(9), time(9))),
+        UTC_STORE,
+        now=at(MONDAY + timedelta(days=1), 9),
+    )
+    assert result == {"s": (0.0, 0.0, 0.0, 60.0, 24.0, 24.0)}
+
+
+NEW_YORK = zones(("s", "America/New_York"))
+
+
+def test_spring_forward_day_is_23_hours_long() -> None:
+    # Sunday 2023-03-12 in New York: 00:00 EST (05:00 UTC) to midnight EDT (Mon 04:00 UTC), 23 h.
+    # The week window [Mar 6 04:00, Mar 13 04:00) also holds the last hour of the Sunday before
+    # (Mar 5, which ends at Mar 6 05:00 UTC): 24 h.
+    sunday = datetime(2023, 3, 12, tzinfo=UTC)
+    result = report(
+        polls(("s", at(sunday, 17), "active")),
+        hours(("s", 6, time(0), time(23, 59))),
+        NEW_YORK,
+        now=datetime(2023, 3, 13, 4, tzinfo=UTC),
+    )
+    assert result == {"s": (60.0, 23.0, 24.0, 0.0, 0.0, 0.0)}
+
+
+def test_opening_inside_the_spring_forward_gap_lands_after_it() -> None:
+    # 02:30 does not exist on 2023-03-12; fold=0 reads it as EST: 07:30 UTC (03:30 EDT).
+    # 02:30-04:00 is therefore [07:30, 08:00) UTC: 30 min. 01:30-02:30 is [06:30, 07:30): 1 h.
+    sunday = datetime(2023, 3, 12, tzinfo=UTC)
+    now = datetime(2023, 3, 12, 9, tzinfo=UTC)
+    observations = polls(("s", at(sunday, 7, 45), "active"))
+    assert report(observations, hours(("s", 6, time(2, 30), time(4))), NEW_YORK, now=now) == {
+        "s": (0.0, 0.5, 0.5, 0.0, 0.0, 0.0)
+    }
+    observations = polls(("s", at(sunday, 7), "active"))
+    assert report(observations, hours(("s", 6, time(1, 30), time(2, 30))), NEW_YORK, now=now) == {
+        "s": (0.0, 1.0, 1.0, 0.0, 0.0, 0.0)
+    }
+
+
+def test_fall_back_day_is_25_hours_and_repeated_times_take_the_first() -> None:
+    # Sunday 2023-11-05: midnight EDT (04:00 UTC) to midnight EST (Mon 05:00 UTC), 25 h. The day
+    # window [Nov 5 05:00, Nov 6 05:00) holds 24 of them, the week all 25.
+    sunday = datetime(2023, 11, 5, tzinfo=UTC)
+    now = datetime(2023, 11, 6, 5, tzinfo=UTC)
+    observations = polls(("s", at(sunday, 12), "inactive"))
+    assert report(observations, hours(("s", 6, time(0), time(23, 59, 59))), NEW_YORK, now=now) == {
+        "s": (0.0, 0.0, 0.0, 60.0, 24.0, 25.0)
+    }
+    # 01:30 happens twice; fold=0 takes the first (EDT, 05:30 UTC). 01:30-03:00 EST (08:00 UTC)
+    # is 2.5 h.
+    observations = polls(("s", at(sunday, 6), "active"))
+    assert report(observations, hours(("s", 6, time(1, 30), time(3))), NEW_YORK, now=now) == {
+        "s": (0.0, 2.5, 2.5, 0.0, 0.0, 0.0)
+    }
+
+
+def test_half_hour_time_zone() -> None:
+    # Kolkata is UTC+05:30: 09:00-17:00 local is 03:30-11:30 UTC. Polls 04:00 active, 10:00
+    # inactive split at 07:00: up 3.5 h, down 4.5 h; last hour 11:00-12:00 has 30 min, down.
+    result = report(
+        polls(("s", at(MONDAY, 4), "active"), ("s", at(MONDAY, 10), "inactive")),
+        hours(("s", 0, time(9), time(17))),
+        zones(("s", "Asia/Kolkata")),
+        now=at(MONDAY, 12),
+    )
+    assert result == {"s": (0.0, 3.5, 3.5, 30.0, 4.5, 4.5)}
+
+
+def test_store_without_hours_is_open_all_week() -> None:
+    # 24/7; polls at now-90 min active and now-30 min inactive split at now-60 min.
+    now = at(MONDAY, 12)
+    result = report(
+        polls(
+            ("s", now - timedelta(minutes=90), "active"),
+            ("s", now - timedelta(minutes=30), "inactive"),
+        ),
+        now=now,
+    )
+    assert result == {"s": (0.0, 23.0, 167.0, 60.0, 1.0, 1.0)}
+
+
+def test_missing_time_zone_means_chicago() -> None:
+    # 09:00-12:00 Chicago is 15:00-18:00 UTC; the 15:30 UTC poll counts only in that zone.
+    result = report(
+        polls(("s", at(MONDAY, 15, 30), "active")),
+        hours(("s", 0, time(9), time(12))),
+        now=at(MONDAY, 18),
+    )
+    assert result == {"s": (60.0, 3.0, 3.0, 0.0, 0.0, 0.0)}
+
+
+def test_stores_without_counted_polls_get_zero_rows() -> None:
+    # "h" has hours but no poll; "z" only a time zone; "o" has a poll outside its hours and one
+    # exactly at the end of them (intervals are half-open), so none counts.
+    result = report(
+        polls(("o", at(MONDAY, 13), "active"), ("o", at(MONDAY, 12), "active")),
+        hours(("h", 0, time(9), time(12)), ("o", 0, time(9), time(12))),
+        zones(("z", "UTC"), ("o", "UTC"), ("h", "UTC")),
+        now=at(MONDAY, 14),
+    )
+    zero = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert result == {"h": zero, "o": zero, "z": zero}
+
+
+def test_polls_after_now_or_before_the_candidate_window_are_ignored() -> None:
+    # 24/7 store, as of a past instant: the poll after now is ignored, and so is the one just
+    # over 8 days before now, so the single active poll covers the whole week.
+    now = at(MONDAY, 12)
+    result = report(
+        polls(
+            ("s", now - timedelta(days=8, seconds=1), "inactive"),
+            ("s", now - timedelta(minutes=10), "active"),
+            ("s", now + timedelta(minutes=10), "inactive"),
+        ),
+        now=now,
+    )
+    assert result == {"s": (60.0, 24.0, 168.0, 0.0, 0.0, 0.0)}
+
+
+def test_a_poll_exactly_8_days_old_is_a_candidate() -> None:
+    # Polls at now-8d (inactive) and now-1d (active) split at now-4.5d: the week window
+    # [now-7d, now) is down for 2.5 d = 60 h and up for 108 h.
+    now = at(MONDAY, 12)
+    result = report(
+        polls(("s", now - timedelta(days=8), "inactive"), ("s", now - timedelta(days=1), "active")),
+        now=now,
+    )
+    assert result == {"s": (60.0, 24.0, 108.0, 0.0, 0.0, 60.0)}
+
+
+def test_rounding_is_half_up_to_two_decimals() -> None:
+    # 09:00:00-09:07:30 is 7.5 min = 0.125 h exactly: half up gives 0.13 (half-even: 0.12).
+    result = report(
+        polls(("s", at(MONDAY, 9, 1), "active")),
+        hours(("s", 0, time(9), time(9, 7, 30))),
+        UTC_STORE,
+        now=at(MONDAY, 12),
+    )
+    assert result == {"s": (0.0, 0.13, 0.13, 0.0, 0.0, 0.0)}
+
+
+def test_store_ids_are_opaque_strings_sorted_as_text() -> None:
+    ids = ["9", "007", "10", "1481966498820158979", "c7a0e1f2-0000-4000-8000-000000000000"]
+    now = at(MONDAY, 12)
+    frame = compute_report(
+        polls(*[(store, now - timedelta(minutes=5), "active") for store in ids]),
+        hours(),
+        zones(),
+        now=now,
+    )
+    assert frame.get_column("store_id").to_list() == sorted(ids)
+
+
+def test_output_schema_on_empty_input() -> None:
+    frame = compute_report(polls(), hours(), zones(), now=at(MONDAY, 12))
+    expected = pl.DataFrame(
+        schema={"store_id": pl.String} | dict.fromkeys(REPORT_COLUMNS[1:], pl.Float64)
+    )
+    assert_frame_equal(frame, expected)
+
+
+def test_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        compute_report(polls(), hours(), zones(), now=datetime(2023, 1, 23, 12))
