@@ -17,16 +17,10 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
-from storestatus import __version__
+from storestatus import __version__, reports
 from storestatus.config import DATA_DIR_ENV, DataDir, default_data_dir
 from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_RUNNING, StoreStatusError
-from storestatus.reports import (
-    new_report,
-    report_csv,
-    report_status,
-    run_report,
-    start_in_background,
-)
+from storestatus.reports import report_csv, report_status
 
 if TYPE_CHECKING:
     from storestatus.service import FileIngest
@@ -153,13 +147,14 @@ def trigger_report(
     from storestatus.service import parse_instant  # noqa: PLC0415
 
     directory = _data_dir(data_dir)
-    with _user_errors():
+    try:
         instant = None if as_of is None else parse_instant(as_of)
-        report_id = new_report(directory, as_of=instant, interpolation=interpolation.value)
-        if wait:
-            run_report(directory, report_id)
-        else:
-            start_in_background(directory, report_id)
+    except StoreStatusError as error:
+        raise typer.BadParameter(str(error), param_hint="--as-of") from None
+    with _user_errors():
+        report_id = reports.trigger_report(
+            directory, as_of=instant, interpolation=interpolation.value, wait=wait
+        )
     typer.echo(report_id)
 
 
@@ -242,8 +237,7 @@ def demo(
             timezones=bundled / "timezones.csv",
         ):
             console.print(f"   {_describe(result)}", markup=False, highlight=False)
-        report_id = new_report(directory, as_of=None, interpolation="nearest")
-        start_in_background(directory, report_id)
+        report_id = reports.trigger_report(directory)
         console.print(f"[bold]2. trigger-report[/] started report {report_id}")
         deadline = time.monotonic() + _DEMO_TIMEOUT_SECONDS
         with console.status("[bold]3. get-report[/] polling until the report is complete"):

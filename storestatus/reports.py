@@ -45,6 +45,7 @@ class ReportRecord:
     interpolation: Interpolation
     as_of: str | None  # as requested; None: the latest poll in the store
     created_at: str
+    worker_pid: int | None = None  # the process computing it, once it has started
     finished_at: str | None = None
     now: str | None = None  # the reference instant actually used
     table_versions: dict[str, int | None] = field(default_factory=dict)
@@ -104,44 +105,56 @@ class ReportFiles:
             os.close(descriptor)
 
 
-def new_report(data_dir: DataDir, *, as_of: datetime | None, interpolation: Interpolation) -> str:
-    """Create the record of a new Running report and return its id."""
+def trigger_report(
+    data_dir: DataDir,
+    *,
+    as_of: datetime | None = None,
+    interpolation: Interpolation = "nearest",
+    wait: bool = False,
+) -> str:
+    """Start a report and return its id: computed by a detached worker, or here if ``wait``.
+
+    The report's lock is taken before its Running record exists and is handed to the worker, so
+    there is no moment at which the record says Running while nobody holds the lock.
+    """
     files = ReportFiles(data_dir)
     try:
         files.folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreError(f"cannot create {files.folder}: {error}") from error
     report_id = secrets.token_urlsafe(16)
-    files.write(
-        ReportRecord(
-            report_id=report_id,
-            state="Running",
-            interpolation=interpolation,
-            as_of=None if as_of is None else as_of.isoformat(),
-            created_at=_utc_now(),
-        )
+    record = ReportRecord(
+        report_id=report_id,
+        state="Running",
+        interpolation=interpolation,
+        as_of=None if as_of is None else as_of.isoformat(),
+        created_at=_utc_now(),
     )
+    with files.hold_lock(report_id, wait=True) as descriptor:
+        assert descriptor is not None
+        files.write(record)
+        if wait:
+            run_report(data_dir, report_id)
+        else:
+            _start_worker(data_dir, report_id, descriptor)
     return report_id
 
 
-def start_in_background(data_dir: DataDir, report_id: str) -> None:
-    """Start a detached worker that computes the report; return at once.
-
-    The lock is taken here and handed to the worker, so there is no moment at which the record
-    says Running while nobody holds the lock.
-    """
-    files = ReportFiles(data_dir)
-    log = files.path(report_id, ".log")
-    with files.hold_lock(report_id, wait=True) as descriptor, log.open("wb") as log_file:
-        assert descriptor is not None
-        subprocess.Popen(
-            [sys.executable, "-m", "storestatus.worker", str(data_dir.root), report_id],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            pass_fds=(descriptor,),
-            start_new_session=True,  # survives the terminal or cron job that triggered it
-        )
+def _start_worker(data_dir: DataDir, report_id: str, lock_descriptor: int) -> None:
+    """Start ``storestatus.worker`` detached, inheriting the lock; its output goes to a log."""
+    log = ReportFiles(data_dir).path(report_id, ".log")
+    try:
+        with log.open("wb") as log_file:
+            subprocess.Popen(
+                [sys.executable, "-m", "storestatus.worker", str(data_dir.root), report_id],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                pass_fds=(lock_descriptor,),
+                start_new_session=True,  # outlives the terminal or cron job that triggered it
+            )
+    except OSError as error:
+        raise StoreError(f"cannot start the report process: {error}") from error
 
 
 def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
@@ -151,7 +164,8 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
     from storestatus.store import Store  # noqa: PLC0415
 
     files = ReportFiles(data_dir)
-    record = files.read(report_id)
+    record = replace(files.read(report_id), worker_pid=os.getpid())
+    files.write(record)
     try:
         as_of = None if record.as_of is None else datetime.fromisoformat(record.as_of)
         result = compute_from_store(
