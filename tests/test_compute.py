@@ -61,7 +61,7 @@ def report(
         interpolation=interpolation,
     )
     assert tuple(frame.columns) == REPORT_COLUMNS
-    return {row[0]: tuple(row[1:]) for row in frame.iter_rows()}  # type: ignore[misc]
+    return {row[0]: tuple(row[1:]) for row in frame.iter_rows()}
 
 
 UTC_STORE = zones(("s", "UTC"))
