@@ -1,0 +1,39 @@
+"""The README stays true: every command documented, every command with help and an example."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from storestatus.cli import app
+from storestatus.schemas import REPORT_COLUMNS
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_there_are_the_four_commands() -> None:
+    assert COMMANDS == ["demo", "get-report", "ingest", "trigger-report"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_in_the_readme_with_help(command: str) -> None:
+    assert f"### `storestatus {command}" in README
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.stdout
+
+
+def test_readme_states_the_exact_header() -> None:
+    assert ",".join(REPORT_COLUMNS) in README
+
+
+def test_quick_start_test_command_is_what_ci_runs() -> None:
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    quick_start = re.search(r"```sh\n(.*?)\n(.*?)\n```", README)
+    assert quick_start is not None
+    assert quick_start.group(2) in ci
