@@ -37,7 +37,9 @@ def main() -> None:
     without_hours = sorted(set(zones["store_id"]) - set(hours["store_id"]))
     without_zone = sorted(set(hours["store_id"]) - set(zones["store_id"]))
     stores = (
-        rng.sample(with_hours, STORES - 8) + rng.sample(without_hours, 4) + rng.sample(without_zone, 4)
+        rng.sample(with_hours, STORES - 8)
+        + rng.sample(without_hours, 4)
+        + rng.sample(without_zone, 4)
     )
 
     args.out.mkdir(parents=True, exist_ok=True)
