@@ -47,4 +47,3 @@ REPORT_COLUMNS: Final = (
 )
 
 Interpolation = Literal["nearest", "previous"]
-INTERPOLATIONS: Final[tuple[Interpolation, ...]] = ("nearest", "previous")

@@ -201,25 +201,27 @@ def test_unknown_report_ids_exit_2(invoke: Invoke, report_id: str) -> None:
     assert "unknown report id" in result.stderr
 
 
-def test_running_report_exits_75(invoke: Invoke, data_dir: Path) -> None:
+def _running_record(data_dir: Path, report_id: str) -> ReportFiles:
+    """A report record that says Running, as trigger-report leaves it."""
     files = ReportFiles(DataDir(data_dir))
     files.folder.mkdir(parents=True)
-    report_id = "R" * 22
     files.write(
         ReportRecord(report_id, "Running", "nearest", None, created_at="2023-01-01T00:00:00")
     )
+    return files
+
+
+def test_running_report_exits_75(invoke: Invoke, data_dir: Path) -> None:
+    report_id = "R" * 22
+    files = _running_record(data_dir, report_id)
     with files.hold_lock(report_id, wait=True):  # as a live worker does
         result = invoke("get-report", report_id)
     assert (result.exit_code, result.stdout) == (75, "Running\n")
 
 
 def test_report_whose_worker_is_gone_is_failed_not_running(invoke: Invoke, data_dir: Path) -> None:
-    files = ReportFiles(DataDir(data_dir))
-    files.folder.mkdir(parents=True)
     report_id = "D" * 22
-    files.write(
-        ReportRecord(report_id, "Running", "nearest", None, created_at="2023-01-01T00:00:00")
-    )
+    files = _running_record(data_dir, report_id)
     result = invoke("get-report", report_id)  # nobody holds the lock
     assert result.exit_code == 1
     assert result.stdout.startswith("Failed: the report process exited before finishing")
