@@ -36,6 +36,14 @@ _ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(1
 _DIED: Final = "the report process exited before finishing (killed or crashed)"
 
 
+def new_report_id() -> str:
+    """A random URL-safe id that never starts with ``-``, which a CLI would read as an option."""
+    while True:
+        report_id = secrets.token_urlsafe(16)
+        if not report_id.startswith("-"):
+            return report_id
+
+
 @dataclass(frozen=True)
 class ReportRecord:
     """The status record kept next to a report's CSV."""
@@ -122,7 +130,7 @@ def trigger_report(
         files.folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreError(f"cannot create {files.folder}: {error}") from error
-    report_id = secrets.token_urlsafe(16)
+    report_id = new_report_id()
     record = ReportRecord(
         report_id=report_id,
         state="Running",

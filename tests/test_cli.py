@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from storestatus.cli import app
 from storestatus.config import DataDir
-from storestatus.reports import ReportFiles, ReportRecord, trigger_report
+from storestatus.reports import ReportFiles, ReportRecord, new_report_id, trigger_report
 from storestatus.service import compute_from_store
 from storestatus.store import Store
 
@@ -226,6 +226,13 @@ def test_report_whose_worker_is_gone_is_failed_not_running(invoke: Invoke, data_
     assert result.exit_code == 1
     assert result.stdout.startswith("Failed: the report process exited before finishing")
     assert files.read(report_id).state == "Failed"  # recorded, not guessed again each time
+
+
+def test_report_ids_never_look_like_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    # token_urlsafe starts with "-" once in 64 draws; `get-report -abc…` would be a usage error.
+    draws = iter(["-" + "a" * 21, "b" * 22])
+    monkeypatch.setattr("storestatus.reports.secrets.token_urlsafe", lambda _: next(draws))
+    assert new_report_id() == "b" * 22
 
 
 def test_failed_report_records_its_reason(invoke: Invoke, data_dir: Path) -> None:
