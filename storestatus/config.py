@@ -33,3 +33,13 @@ class DataDir:
     @property
     def rejects(self) -> Path:
         return self.root / "rejects"
+
+    @property
+    def write_lock(self) -> Path:
+        """Held exclusively by every writer of the tables (ingest, compact): one at a time."""
+        return self.root / "write.lock"
+
+    @property
+    def files_lock(self) -> Path:
+        """Shared while a report reads table files; exclusive while compact deletes old ones."""
+        return self.root / "files.lock"

@@ -35,7 +35,7 @@ class FileIngest:
     inserted: int  # status: new polls; snapshots: rows in the new snapshot
     changed: int  # status: existing polls whose status was replaced
     unchanged: int  # status: polls already stored with the same status
-    version: int  # the table version this ingest committed
+    version: int | None  # the table's version after this ingest (None: no table yet)
     rejects_file: Path | None
 
 
@@ -78,7 +78,7 @@ def ingest_files(
     for kind, (path, data) in parsed.items():
         rejects_file = _write_rejects(store, data, kind, path, stamp)
         if kind == "status":
-            polls = data.rows.unique([STORE_ID, TIMESTAMP], keep="last", maintain_order=True)
+            polls = data.rows.unique([STORE_ID, TIMESTAMP], keep="last")
             written = store.upsert_status(polls)
             inserted, changed, unchanged = written.inserted, written.changed, written.unchanged
             version, unique_rows = written.version, polls.height
@@ -132,16 +132,14 @@ def compute_from_store(
     ``now`` is ``as_of``, else the latest poll in the store, else (no polls at all) the clock.
     Only the UTC date partitions the candidate window touches are read.
     """
-    snapshot = store.snapshot()
-    now = as_of or store.latest_poll(snapshot) or datetime.now(UTC)
-    first, last = poll_dates_needed(now)
-    report = compute_report(
-        store.read_observations(snapshot, first, last),
-        store.read_hours(snapshot),
-        store.read_timezones(snapshot),
-        now=now,
-        interpolation=interpolation,
-    )
+    with store.reading():
+        snapshot = store.snapshot()
+        now = as_of or store.latest_poll(snapshot) or datetime.now(UTC)
+        first, last = poll_dates_needed(now)
+        observations = store.read_observations(snapshot, first, last)
+        hours = store.read_hours(snapshot)
+        timezones = store.read_timezones(snapshot)
+    report = compute_report(observations, hours, timezones, now=now, interpolation=interpolation)
     return ReportResult(report=report, now=now, snapshot=snapshot)
 
 

@@ -7,6 +7,8 @@ Status polls are partitioned by UTC date so a report reads only the days it need
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from storestatus.config import DataDir
 from storestatus.errors import StoreError
+from storestatus.locks import file_lock
 from storestatus.schemas import (
     DAY,
     END,
@@ -46,7 +49,7 @@ class StatusWrite:
     inserted: int
     changed: int  # existing key, new status: replaced
     unchanged: int  # existing key, same status: nothing to do
-    version: int
+    version: int | None  # None: the table does not exist (nothing was ever stored)
 
 
 @dataclass(frozen=True)
@@ -77,48 +80,85 @@ class Store:
         except (DeltaError, OSError) as error:
             raise StoreError(f"cannot read table {name} in {self.tables}: {error}") from error
 
+    @contextmanager
+    def _locked(self, lock: Path, *, shared: bool = False) -> Iterator[None]:
+        try:
+            self.tables.mkdir(parents=True, exist_ok=True)
+            with file_lock(lock, shared=shared):
+                yield
+        except OSError as error:
+            raise StoreError(
+                f"cannot use the data directory {self.data_dir.root}: {error}"
+            ) from error
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold while reading table files, so that ``compact`` does not delete them meanwhile."""
+        with self._locked(self.data_dir.files_lock, shared=True):
+            yield
+
     # --- writes -----------------------------------------------------------------------------
 
     def upsert_status(self, polls: pl.DataFrame) -> StatusWrite:
         """Insert new polls; a poll whose (store_id, timestamp_utc) exists replaces its status.
 
-        ``polls`` must have unique keys. The whole batch is one Delta commit.
+        ``polls`` must have unique keys. The whole batch is one Delta commit, and writers take
+        turns, so the comparison with the stored polls cannot go stale before the commit. New
+        polls are appended (old files stay as they are); only if some stored status changes are
+        the date partitions the batch touches rewritten, all in the same commit.
         """
         rows = polls.select(OBSERVATIONS_SCHEMA.names()).with_columns(
             pl.col(TIMESTAMP).dt.date().alias(POLL_DATE)
         )
-        self.tables.mkdir(parents=True, exist_ok=True)
-        table = self._open(STATUS_TABLE)
-        try:
-            if table is None:
-                write_deltalake(
-                    self._table_path(STATUS_TABLE), rows.to_arrow(), partition_by=[POLL_DATE]
-                )
-                return StatusWrite(rows.height, 0, 0, 0)
-            # The poll-date conjunct lets Delta skip every partition the batch does not touch.
-            metrics = (
-                table.merge(
-                    rows.to_arrow(),
-                    predicate=(
-                        f"t.{POLL_DATE} = s.{POLL_DATE} AND t.{STORE_ID} = s.{STORE_ID}"
-                        f" AND t.{TIMESTAMP} = s.{TIMESTAMP}"
-                    ),
-                    source_alias="s",
-                    target_alias="t",
-                )
-                .when_matched_update(
-                    updates={STATUS: f"s.{STATUS}"}, predicate=f"t.{STATUS} != s.{STATUS}"
-                )
-                .when_not_matched_insert_all()
-                .execute()
+        with self._locked(self.data_dir.write_lock):
+            table = self._open(STATUS_TABLE)
+            days = rows.get_column(POLL_DATE).unique().to_list()
+            stored = self._read_days(table, days)
+            compared = rows.join(
+                stored.select(STORE_ID, TIMESTAMP, pl.col(STATUS).alias("stored")),
+                on=[STORE_ID, TIMESTAMP],
+                how="left",
             )
+            new = compared.filter(pl.col("stored").is_null()).drop("stored")
+            changed = compared.filter(pl.col(STATUS) != pl.col("stored"))
+            unchanged = rows.height - new.height - changed.height
+            if changed.height:
+                touched = pl.concat([new, changed.drop("stored")]).get_column(POLL_DATE).unique()
+                content = (
+                    pl.concat(
+                        [rows, stored.with_columns(pl.col(TIMESTAMP).dt.date().alias(POLL_DATE))]
+                    )
+                    .filter(pl.col(POLL_DATE).is_in(touched.implode()))
+                    .unique([STORE_ID, TIMESTAMP], keep="first")  # the new status wins
+                )
+                self._write_status(content, replacing=touched.to_list())
+            elif new.height:
+                self._write_status(new)
+            version = self._version(STATUS_TABLE)
+        return StatusWrite(new.height, changed.height, unchanged, version)
+
+    def _write_status(self, rows: pl.DataFrame, *, replacing: list[date] | None = None) -> None:
+        """Append polls, or replace the partitions of the dates ``replacing`` with them."""
+        data = rows.select(*OBSERVATIONS_SCHEMA.names(), POLL_DATE).to_arrow()
+        path = self._table_path(STATUS_TABLE)
+        try:
+            if replacing is None:
+                write_deltalake(path, data, partition_by=[POLL_DATE], mode="append")
+            else:
+                dates = ", ".join(f"'{day.isoformat()}'" for day in replacing)
+                predicate = f"{POLL_DATE} IN ({dates})"
+                write_deltalake(
+                    path, data, partition_by=[POLL_DATE], mode="overwrite", predicate=predicate
+                )
         except (DeltaError, OSError) as error:
             raise StoreError(f"cannot write status polls to {self.tables}: {error}") from error
-        inserted = int(metrics["num_target_rows_inserted"])
-        changed = int(metrics["num_target_rows_updated"])
-        return StatusWrite(inserted, changed, rows.height - inserted - changed, table.version())
 
-    def replace_hours(self, hours: pl.DataFrame) -> int:
+    def _version(self, name: str) -> int | None:
+        """The current version of a table; None if nothing was ever written to it."""
+        table = self._open(name)
+        return None if table is None else table.version()
+
+    def replace_hours(self, hours: pl.DataFrame) -> int | None:
         """Replace the business-hours snapshot as a whole, atomically; return the new version."""
         stored = hours.select(
             STORE_ID,
@@ -128,19 +168,17 @@ class Store:
         )
         return self._replace(HOURS_TABLE, stored)
 
-    def replace_timezones(self, timezones: pl.DataFrame) -> int:
+    def replace_timezones(self, timezones: pl.DataFrame) -> int | None:
         """Replace the time-zone snapshot as a whole, atomically; return the new version."""
         return self._replace(TIMEZONES_TABLE, timezones.select(TIMEZONES_SCHEMA.names()))
 
-    def _replace(self, name: str, frame: pl.DataFrame) -> int:
-        self.tables.mkdir(parents=True, exist_ok=True)
-        try:
-            write_deltalake(self._table_path(name), frame.to_arrow(), mode="overwrite")
-        except (DeltaError, OSError) as error:
-            raise StoreError(f"cannot write table {name} in {self.tables}: {error}") from error
-        table = self._open(name)
-        assert table is not None  # just written
-        return table.version()
+    def _replace(self, name: str, frame: pl.DataFrame) -> int | None:
+        with self._locked(self.data_dir.write_lock):
+            try:
+                write_deltalake(self._table_path(name), frame.to_arrow(), mode="overwrite")
+            except (DeltaError, OSError) as error:
+                raise StoreError(f"cannot write table {name} in {self.tables}: {error}") from error
+            return self._version(name)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -158,10 +196,13 @@ class Store:
 
     def read_observations(self, snapshot: Snapshot, first: date, last: date) -> pl.DataFrame:
         """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions."""
-        table = self._pinned(snapshot, STATUS_TABLE)
-        if table is None:
-            return OBSERVATIONS_SCHEMA.to_frame()
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
+
+    def _read_days(self, table: DeltaTable | None, days: list[date]) -> pl.DataFrame:
+        """The status table's polls of some UTC dates (only those partitions' files are opened)."""
+        if table is None or not days:
+            return OBSERVATIONS_SCHEMA.to_frame()
         files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
         return self._read_parquet(files, OBSERVATIONS_SCHEMA.names()).cast(OBSERVATIONS_SCHEMA)
 
