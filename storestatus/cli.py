@@ -38,8 +38,9 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         envvar=DATA_DIR_ENV,
-        help="Data directory [default: $XDG_DATA_HOME/storestatus or ~/.local/share/storestatus].",
-        show_default=False,
+        help="Data directory.",
+        # A literal "[default: ...]" in help is eaten as rich markup; show_default is rendered.
+        show_default="$XDG_DATA_HOME/storestatus or ~/.local/share/storestatus",
     ),
 ]
 InputFile = Annotated[
@@ -48,6 +49,7 @@ InputFile = Annotated[
 ]
 
 _DEMO_TIMEOUT_SECONDS: Final = 120.0
+MIN_RETAIN_DAYS: Final = 8  # a report reads the 8 days before its reference time
 
 
 class InterpolationChoice(StrEnum):
@@ -125,14 +127,17 @@ def _describe(result: FileIngest) -> str:
     notes.append(f"{result.rejected} rejected")
     if result.rejects_file is not None:
         notes[-1] += f" (see {result.rejects_file})"
-    return f"{result.kind} {result.source}: {done}; {', '.join(notes)}; version {result.version}"
+    version = "nothing stored" if result.version is None else f"version {result.version}"
+    return f"{result.kind} {result.source}: {done}; {', '.join(notes)}; {version}"
 
 
 @app.command("trigger-report")
 def trigger_report(
     as_of: Annotated[
         str | None,
-        typer.Option(help="Reference time (UTC unless a zone is given) [default: latest poll]."),
+        typer.Option(
+            help="Reference time (UTC unless a zone is given).", show_default="latest poll"
+        ),
     ] = None,
     interpolation: Annotated[
         InterpolationChoice, typer.Option(help="How gaps between polls are filled.")
@@ -209,7 +214,9 @@ def _copy_csv(csv_path: Path, output: str | None) -> None:
 def demo(
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Where to keep the demo store [default: a new temporary directory]."),
+        typer.Option(
+            help="Where to keep the demo store.", show_default="a new temporary directory"
+        ),
     ] = None,
 ) -> None:
     """Ingest the bundled example data, trigger a report, poll it and show the result.
@@ -257,6 +264,92 @@ def demo(
             markup=False,
             highlight=False,
         )
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OUT_DIR", file_okay=False, help="Folder for the three CSVs (made if needed)."
+        ),
+    ],
+    *,
+    stores: Annotated[
+        int,
+        typer.Option(help="How many stores; beyond the 13,584 real ones come numbered copies."),
+    ] = 14_000,
+    days: Annotated[int, typer.Option(min=0, help="Days of polls before --end.")] = 7,
+    hours: Annotated[int, typer.Option(min=0, help="Hours of polls, added to --days.")] = 0,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIMESTAMP",
+            help="End of the polls, exclusive (UTC unless a zone is given).",
+            show_default="2023-01-25 00:00:00 UTC",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed; the same options give the same files.")
+    ] = 0,
+) -> None:
+    """Write seeded, realistic polls, business hours and time zones for any number of stores.
+
+    Writes store_status.csv, business_hours.csv and timezones.csv into OUT_DIR, ready for
+    ingest. Hours and time zones are those of real stores (copied for larger runs); about 77% of
+    the store-hours get a poll, with gaps and outages.
+
+    Example: storestatus generate /tmp/gen --stores 100000 --days 7
+    """
+    from datetime import timedelta  # noqa: PLC0415
+
+    from storestatus.generate import DEFAULT_END, generate_dataset, write_dataset  # noqa: PLC0415
+    from storestatus.service import parse_instant  # noqa: PLC0415
+
+    if stores < 1:
+        raise typer.BadParameter(f"{stores} stores: give at least 1", param_hint="--stores")
+    span = timedelta(days=days, hours=hours)
+    if span <= timedelta(0):
+        raise typer.BadParameter("no time to poll: give --days or --hours above 0")
+    try:
+        instant = DEFAULT_END if end is None else parse_instant(end)
+    except StoreStatusError as error:
+        raise typer.BadParameter(str(error), param_hint="--end") from None
+    with _user_errors():
+        dataset = generate_dataset(stores, span, end=instant, seed=seed)
+        paths = write_dataset(dataset, out_dir)
+    typer.echo(
+        f"generated {stores} stores, {dataset.status.height} polls: "
+        + ", ".join(str(path) for path in paths)
+    )
+
+
+@app.command()
+def compact(
+    retain_days: Annotated[
+        int | None,
+        typer.Option(
+            min=MIN_RETAIN_DAYS,
+            help="Also drop polls of UTC dates more than this many days before the newest poll.",
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Merge small files, optionally drop old polls, and delete files no longer needed.
+
+    Run it daily or weekly from cron: hourly ingests add one small file per hour. Reports that
+    are running keep reading; ingests wait for it. Without --retain-days nothing is dropped.
+
+    Example: storestatus compact --retain-days 35
+    """
+    from storestatus.store import Store  # noqa: PLC0415
+
+    with _user_errors():
+        done = Store(_data_dir(data_dir)).compact(retain_days=retain_days)
+    typer.echo(
+        f"compacted: {done.files_before} data files -> {done.files_after}, "
+        f"{done.deleted_files} unused files deleted, {done.dropped_polls} old polls dropped"
+    )
 
 
 def main() -> None:

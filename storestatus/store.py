@@ -53,6 +53,16 @@ class StatusWrite:
 
 
 @dataclass(frozen=True)
+class Compaction:
+    """What ``compact`` did."""
+
+    dropped_polls: int  # older than the retention
+    files_before: int  # data files in the current versions of the tables
+    files_after: int
+    deleted_files: int  # unreferenced files removed from disk
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One version of each table (None: the table does not exist yet), read consistently."""
 
@@ -180,6 +190,47 @@ class Store:
                 raise StoreError(f"cannot write table {name} in {self.tables}: {error}") from error
             return self._version(name)
 
+    # --- maintenance ------------------------------------------------------------------------
+
+    def compact(self, *, retain_days: int | None = None) -> Compaction:
+        """Merge small files, drop polls beyond the retention, delete files no version needs.
+
+        Retention keeps the ``retain_days`` UTC dates before the newest poll's date, and that
+        date. Files are deleted only while no report is reading (see ``reading``), and no
+        ingest can run meanwhile, so no commit ever refers to a deleted file.
+        """
+        with self._locked(self.data_dir.write_lock):
+            dropped = 0
+            status = self._open(STATUS_TABLE)
+            if status is not None and retain_days is not None:
+                newest = self._newest_date(status)
+                if newest is not None:
+                    cutoff = (newest - timedelta(days=retain_days)).isoformat()
+                    dropped = int(status.delete(f"{POLL_DATE} < '{cutoff}'")["num_deleted_rows"])
+            tables = [table for name in TABLES if (table := self._open(name)) is not None]
+            files_before = sum(len(table.file_uris()) for table in tables)
+            try:
+                for table in tables:
+                    table.optimize.compact()
+                    table.create_checkpoint()  # a table then loads without replaying its log
+                    table.cleanup_metadata()
+                with self._locked(self.data_dir.files_lock):
+                    deleted = sum(
+                        len(
+                            table.vacuum(
+                                retention_hours=0,
+                                dry_run=False,
+                                enforce_retention_duration=False,
+                                full=True,  # also files of ingests killed before their commit
+                            )
+                        )
+                        for table in tables
+                    )
+            except (DeltaError, OSError) as error:
+                raise StoreError(f"cannot compact {self.tables}: {error}") from error
+            files_after = sum(len(table.file_uris()) for table in tables)
+        return Compaction(dropped, files_before, files_after, deleted)
+
     # --- reads ------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
@@ -211,14 +262,19 @@ class Store:
         table = self._pinned(snapshot, STATUS_TABLE)
         if table is None:
             return None
-        partitions = [part[POLL_DATE] for part in table.partitions()]
-        if not partitions:
+        newest = self._newest_date(table)
+        if newest is None:
             return None
-        newest = max(date.fromisoformat(str(value)) for value in partitions)
         files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "=", newest)])
         latest = self._read_parquet(files, [TIMESTAMP]).get_column(TIMESTAMP).max()
         assert latest is None or isinstance(latest, datetime)
         return latest
+
+    @staticmethod
+    def _newest_date(table: DeltaTable) -> date | None:
+        """The newest UTC date partition of the status table (None: no polls)."""
+        dates = [date.fromisoformat(str(part[POLL_DATE])) for part in table.partitions()]
+        return max(dates, default=None)
 
     def read_hours(self, snapshot: Snapshot) -> pl.DataFrame:
         """The business-hours snapshot with times parsed back to ``pl.Time``."""

@@ -248,7 +248,7 @@ def test_failed_report_records_its_reason(invoke: Invoke, data_dir: Path) -> Non
 
 def test_version_and_help(invoke: Invoke) -> None:
     assert runner.invoke(app, ["--version"]).stdout.startswith("storestatus ")
-    for command in ("ingest", "trigger-report", "get-report", "demo"):
+    for command in ("ingest", "trigger-report", "get-report", "demo", "generate"):
         help_text = runner.invoke(app, [command, "--help"]).stdout
         assert "Example" in help_text
 

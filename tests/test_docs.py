@@ -16,8 +16,8 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
-def test_there_are_the_four_commands() -> None:
-    assert COMMANDS == ["demo", "get-report", "ingest", "trigger-report"]
+def test_there_are_the_six_commands() -> None:
+    assert COMMANDS == ["compact", "demo", "generate", "get-report", "ingest", "trigger-report"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

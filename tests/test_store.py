@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time as time_module
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from storestatus.config import DataDir
@@ -82,3 +85,90 @@ def test_snapshots_replace_whole_tables_and_keep_times_exact(store: Store) -> No
     version = store.replace_timezones(zones)
     assert store.snapshot().versions["timezones"] == version
     assert_frame_equal(store.read_timezones(store.snapshot()), zones)
+
+
+def hourly(store_ids: list[str], day: int, hour: int, status: str = "active") -> pl.DataFrame:
+    at = datetime(2023, 1, day, hour, 7, tzinfo=UTC)
+    return polls(*[(store_id, at, status) for store_id in store_ids])
+
+
+def test_a_changed_status_rewrites_its_partition_in_one_commit(store: Store) -> None:
+    for hour in range(3):
+        store.upsert_status(hourly(["a", "b"], 1, hour))
+    store.upsert_status(hourly(["a", "b"], 2, 0))
+    before = store.snapshot().versions["status"]
+    assert before is not None
+    untouched = set(_files(store, date(2023, 1, 2)))
+    written = store.upsert_status(pl.concat([hourly(["a"], 1, 1, "inactive"), hourly(["c"], 1, 5)]))
+    assert (written.inserted, written.changed, written.version) == (1, 1, before + 1)
+    stored = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    assert stored.height == 3 * 2 + 2 + 1  # every poll once, none lost or doubled
+    assert stored.filter(pl.col("status") == "inactive").rows() == [
+        ("a", datetime(2023, 1, 1, 1, 7, tzinfo=UTC), "inactive")
+    ]
+    assert set(_files(store, date(2023, 1, 2))) == untouched  # other dates are not rewritten
+
+
+def test_a_batch_of_known_polls_commits_nothing(store: Store) -> None:
+    first = store.upsert_status(hourly(["a", "b"], 1, 0))
+    again = store.upsert_status(hourly(["a", "b"], 1, 0))
+    assert (again.inserted, again.changed, again.unchanged) == (0, 0, 2)
+    assert again.version == first.version == 0
+
+
+def test_new_polls_are_appended_without_rewriting_files(store: Store) -> None:
+    store.upsert_status(hourly(["a", "b"], 1, 0))
+    old = set(_files(store, date(2023, 1, 1)))
+    store.upsert_status(hourly(["a", "b"], 1, 1))
+    assert old < set(_files(store, date(2023, 1, 1)))
+
+
+def _files(store: Store, day: date) -> list[str]:
+    table = DeltaTable(store.tables / "status")
+    return table.file_uris(file_pruning_predicate=[("poll_date", "=", day)])
+
+
+def test_compact_merges_hourly_files_and_keeps_every_poll(store: Store) -> None:
+    for day in (1, 2):
+        for hour in range(24):
+            store.upsert_status(hourly(["a", "b"], day, hour, "inactive" if hour % 5 else "active"))
+    before = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    done = store.compact()
+    assert (done.files_before, done.files_after, done.dropped_polls) == (48, 2, 0)
+    assert done.deleted_files == 48  # the hourly files, no longer referenced
+    after = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    assert_frame_equal(
+        after.sort("store_id", "timestamp_utc"), before.sort("store_id", "timestamp_utc")
+    )
+    on_disk = list((store.tables / "status").glob("poll_date=*/*.parquet"))
+    assert len(on_disk) == 2
+
+
+def test_retention_drops_whole_days_before_the_newest_poll(store: Store) -> None:
+    for day in range(1, 12):
+        store.upsert_status(hourly(["a"], day, 12))
+    done = store.compact(retain_days=8)
+    assert done.dropped_polls == 2  # Jan 1 and 2; Jan 3..11 stay (the 8 days before the 11th)
+    kept = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 11))
+    assert sorted(kept.get_column("timestamp_utc").dt.day().to_list()) == list(range(3, 12))
+
+
+def test_compact_waits_for_a_running_report_before_deleting_its_files(store: Store) -> None:
+    for hour in range(3):
+        store.upsert_status(hourly(["a"], 1, hour))
+    with store.reading():
+        pinned = store.snapshot()
+        files = [Path(uri.removeprefix("file://")) for uri in _files(store, date(2023, 1, 1))]
+        compaction = threading.Thread(target=store.compact)
+        compaction.start()
+        # Wait until compact has committed the merged file: then only deletion is left to do.
+        deadline = time_module.monotonic() + 60
+        while DeltaTable(store.tables / "status").version() == pinned.versions["status"]:
+            assert time_module.monotonic() < deadline, "compact did not commit"
+            time_module.sleep(0.05)
+        time_module.sleep(0.3)  # give a broken lock the chance to delete
+        assert all(file.exists() for file in files)
+        assert store.read_observations(pinned, date(2023, 1, 1), date(2023, 1, 1)).height == 3
+        assert compaction.is_alive()
+    compaction.join(timeout=60)
+    assert not any(file.exists() for file in files)
