@@ -111,11 +111,11 @@ def compute_report(
         raise ValueError("now must be timezone-aware")
     origin = now - CANDIDATE_SPAN
     candidates = observations.filter(pl.col(TIMESTAMP).is_between(origin, now, closed="both"))
-    stores = _store_keys(candidates, hours, timezones)
+    stores, poll_keys = _store_keys(candidates, hours, timezones)
     if stores.height > MAX_STORES:
         raise ValueError(f"a report covers at most {MAX_STORES:,} stores, not {stores.height:,}")
     intervals = _business_intervals(hours, timezones, stores, origin=origin, now=now)
-    counted = _counted_observations(candidates, stores, intervals, origin=origin)
+    counted = _counted_observations(candidates, poll_keys, intervals, origin=origin)
     bounds = _window_bounds(stores, intervals, now_at=_ticks(now) - _ticks(origin))
     spans = _status_spans(counted, intervals, bounds, interpolation)
     return _format_report(stores, _window_totals(spans, bounds))
@@ -139,22 +139,22 @@ def _packed(at: pl.Expr) -> pl.Expr:
 
 def _store_keys(
     candidates: pl.DataFrame, hours: pl.DataFrame, timezones: pl.DataFrame
-) -> pl.DataFrame:
-    """Every store named by any source, sorted by id, with a dense integer key (its row)."""
-    ids = pl.concat(
-        [
-            candidates.get_column(STORE_ID),
-            hours.get_column(STORE_ID),
-            timezones.get_column(STORE_ID),
-        ]
-    )
-    return (
-        ids.unique()
-        .sort()
-        .to_frame(STORE_ID)
-        .with_row_index(_KEY)
-        .with_columns(pl.col(_KEY).cast(pl.UInt32))
-    )
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Every store named by any source, sorted by id, with a dense key (its row); and the key
+    of each candidate poll.
+
+    An Enum of the sorted ids maps an id to its row. The ids of the hours and time zones are
+    tried first: usually every polled store is among them, and one pass over the polls suffices.
+    """
+    polled = candidates.get_column(STORE_ID)
+    ids = pl.concat([hours.get_column(STORE_ID), timezones.get_column(STORE_ID)]).unique().sort()
+    keys = polled.cast(pl.Enum(ids), strict=False)
+    unnamed = polled.filter(keys.is_null())
+    if unnamed.len():  # stores known only from their polls
+        ids = pl.concat([ids, unnamed.unique()]).sort()
+        keys = polled.cast(pl.Enum(ids))
+    stores = ids.to_frame(STORE_ID).with_row_index(_KEY).with_columns(pl.col(_KEY).cast(pl.UInt32))
+    return stores, keys.to_physical().cast(pl.UInt32).alias(_KEY)
 
 
 def _business_intervals(
@@ -293,13 +293,11 @@ def _business_until(points: pl.DataFrame, intervals: pl.DataFrame) -> pl.Series:
 
 
 def _counted_observations(
-    candidates: pl.DataFrame, stores: pl.DataFrame, intervals: pl.DataFrame, *, origin: datetime
+    candidates: pl.DataFrame, keys: pl.Series, intervals: pl.DataFrame, *, origin: datetime
 ) -> pl.DataFrame:
     """Candidate polls inside business hours: store_key, at, active; sorted by store_key, at."""
-    # An Enum of the sorted ids maps each id to its row in ``stores``: its store_key.
-    store_ids = pl.Enum(stores.get_column(STORE_ID))
     polls = candidates.select(
-        pl.col(STORE_ID).cast(store_ids).to_physical().cast(pl.UInt32).alias(_KEY),
+        keys,
         (pl.col(TIMESTAMP).dt.epoch("us") * TICKS_PER_US - _ticks(origin)).alias(_AT),
         (pl.col(STATUS) == ACTIVE).alias("active"),
     ).with_columns(_packed(pl.col(_AT)))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import polars as pl
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from reference import WINDOWS, in_units, reference_figures, reference_report
 
+from storestatus.compute import compute_report
 from storestatus.schemas import (
     HOURS_SCHEMA,
     OBSERVATIONS_SCHEMA,
@@ -51,15 +50,6 @@ def figures(report: pl.DataFrame, store_id: str) -> tuple[float, ...]:
     """The six figures of one store in REPORT_COLUMNS order."""
     row = row_of(report, store_id)
     return tuple(row[c] for c in REPORT_COLUMNS[1:])
-
-
-def load_compute_report() -> Report | None:
-    """``storestatus.compute.compute_report`` when it exists (it is written in parallel)."""
-    try:
-        module = importlib.import_module("storestatus.compute")
-    except ImportError:
-        return None
-    return cast("Report | None", getattr(module, "compute_report", None))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,9 +376,6 @@ def test_reference_properties_on_examples() -> None:
 def test_compute_report_matches_reference(
     scenario: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, datetime],
 ) -> None:
-    compute_report = load_compute_report()
-    if compute_report is None:
-        pytest.skip("storestatus.compute.compute_report does not exist yet")
     observations, hours, timezones, now = scenario
     for method in ("nearest", "previous"):
         expected = reference_report(observations, hours, timezones, now=now, interpolation=method)
