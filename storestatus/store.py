@@ -75,6 +75,7 @@ class Store:
     def __init__(self, data_dir: DataDir) -> None:
         self.data_dir = data_dir
         self.tables = data_dir.tables
+        self._pinned_tables: dict[tuple[str, int], DeltaTable] = {}  # a version never changes
 
     def _table_path(self, name: str) -> Path:
         return self.tables / name
@@ -239,11 +240,20 @@ class Store:
         for name in TABLES:
             table = self._open(name)
             versions[name] = None if table is None else table.version()
+            if table is not None:
+                self._pinned_tables[name, table.version()] = table
         return Snapshot(versions)
 
     def _pinned(self, snapshot: Snapshot, name: str) -> DeltaTable | None:
         version = snapshot.versions[name]
-        return None if version is None else self._open(name, version)
+        if version is None:
+            return None
+        if (name, version) not in self._pinned_tables:
+            table = self._open(name, version)
+            if table is None:
+                return None
+            self._pinned_tables[name, version] = table
+        return self._pinned_tables[name, version]
 
     def read_observations(self, snapshot: Snapshot, first: date, last: date) -> pl.DataFrame:
         """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions."""
