@@ -111,11 +111,11 @@ def compute_report(
         raise ValueError("now must be timezone-aware")
     origin = now - CANDIDATE_SPAN
     candidates = observations.filter(pl.col(TIMESTAMP).is_between(origin, now, closed="both"))
-    stores, poll_keys = _store_keys(candidates, hours, timezones)
+    stores, packed_polls = _stores_and_polls(candidates, hours, timezones, origin=origin)
     if stores.height > MAX_STORES:
         raise ValueError(f"a report covers at most {MAX_STORES:,} stores, not {stores.height:,}")
     intervals = _business_intervals(hours, timezones, stores, origin=origin, now=now)
-    counted = _counted_observations(candidates, poll_keys, intervals, origin=origin)
+    counted = _counted_observations(packed_polls, intervals)
     bounds = _window_bounds(stores, intervals, now_at=_ticks(now) - _ticks(origin))
     spans = _status_spans(counted, intervals, bounds, interpolation)
     return _format_report(stores, _window_totals(spans, bounds))
@@ -137,24 +137,35 @@ def _packed(at: pl.Expr) -> pl.Expr:
     return (pl.col(_KEY).cast(pl.Int64) * (1 << _TIME_BITS) + at).alias(_PACKED)
 
 
-def _store_keys(
-    candidates: pl.DataFrame, hours: pl.DataFrame, timezones: pl.DataFrame
+def _stores_and_polls(
+    candidates: pl.DataFrame, hours: pl.DataFrame, timezones: pl.DataFrame, *, origin: datetime
 ) -> tuple[pl.DataFrame, pl.Series]:
-    """Every store named by any source, sorted by id, with a dense key (its row); and the key
-    of each candidate poll.
+    """Every store named by any source, sorted by id, with a dense key (its row); and every
+    candidate poll packed into one integer (see ``_pack_polls``).
 
-    An Enum of the sorted ids maps an id to its row. The ids of the hours and time zones are
-    tried first: usually every polled store is among them, and one pass over the polls suffices.
+    The ids of the hours and time zones are tried first: usually every polled store is among
+    them, and one pass over the polls suffices.
     """
-    polled = candidates.get_column(STORE_ID)
     ids = pl.concat([hours.get_column(STORE_ID), timezones.get_column(STORE_ID)]).unique().sort()
-    keys = polled.cast(pl.Enum(ids), strict=False)
-    unnamed = polled.filter(keys.is_null())
-    if unnamed.len():  # stores known only from their polls
-        ids = pl.concat([ids, unnamed.unique()]).sort()
-        keys = polled.cast(pl.Enum(ids))
+    packed = _pack_polls(candidates, ids, origin=origin)
+    if packed.null_count():  # stores known only from their polls
+        unnamed = candidates.filter(packed.is_null()).get_column(STORE_ID).unique()
+        ids = pl.concat([ids, unnamed]).sort()
+        packed = _pack_polls(candidates, ids, origin=origin)
     stores = ids.to_frame(STORE_ID).with_row_index(_KEY).with_columns(pl.col(_KEY).cast(pl.UInt32))
-    return stores, keys.to_physical().cast(pl.UInt32).alias(_KEY)
+    return stores, packed
+
+
+def _pack_polls(candidates: pl.DataFrame, ids: pl.Series, *, origin: datetime) -> pl.Series:
+    """Store key, instant and status of each poll in one Int64; null if its id is not in ``ids``.
+
+    An Enum of the sorted ids maps an id to its row, the store key. Polls fall on whole
+    microseconds, i.e. even ticks, so the lowest bit is free for the status (1 = active).
+    """
+    key = pl.col(STORE_ID).cast(pl.Enum(ids), strict=False).to_physical().cast(pl.Int64)
+    at = pl.col(TIMESTAMP).dt.epoch("us") * TICKS_PER_US - _ticks(origin)
+    active = (pl.col(STATUS) == ACTIVE).cast(pl.Int64)
+    return candidates.select((key * (1 << _TIME_BITS) + at + active).alias(_PACKED)).to_series()
 
 
 def _business_intervals(
@@ -292,26 +303,21 @@ def _business_until(points: pl.DataFrame, intervals: pl.DataFrame) -> pl.Series:
     )
 
 
-def _counted_observations(
-    candidates: pl.DataFrame, keys: pl.Series, intervals: pl.DataFrame, *, origin: datetime
-) -> pl.DataFrame:
-    """Candidate polls inside business hours: store_key, at, active, packed; sorted by packed.
+def _counted_observations(packed_polls: pl.Series, intervals: pl.DataFrame) -> pl.DataFrame:
+    """Candidate polls inside business hours: store_key, at, active; sorted by store_key, at.
 
-    Polls fall on whole microseconds, i.e. even ticks, so the lowest bit of a packed poll is free
-    for its status: the polls are sorted as one integer column (three times faster than sorting
-    a frame) and unpacked afterwards.
+    Sorting the polls as one packed integer column is three times faster than sorting a frame.
     """
-    at = pl.col(TIMESTAMP).dt.epoch("us") * TICKS_PER_US - _ticks(origin)
-    active = (pl.col(STATUS) == ACTIVE).cast(pl.Int64)
-    ordered = candidates.select(
-        (keys.cast(pl.Int64) * (1 << _TIME_BITS) + at + active).alias(_PACKED)
-    ).sort(_PACKED)
     packed = pl.col(_PACKED) // 2 * 2  # without the status bit
-    polls = ordered.select(
-        (pl.col(_PACKED) // (1 << _TIME_BITS)).cast(pl.UInt32).alias(_KEY),
-        (packed % (1 << _TIME_BITS)).alias(_AT),
-        (pl.col(_PACKED) % 2 == 1).alias("active"),
-        packed.alias(_PACKED),
+    polls = (
+        packed_polls.sort()
+        .to_frame()
+        .select(
+            (pl.col(_PACKED) // (1 << _TIME_BITS)).cast(pl.UInt32).alias(_KEY),
+            (packed % (1 << _TIME_BITS)).alias(_AT),
+            (pl.col(_PACKED) % 2 == 1).alias("active"),
+            packed.alias(_PACKED),
+        )
     )
     return (
         polls.join_asof(

@@ -1,0 +1,719 @@
+"""Benchmark of issue #3: whole ``storestatus`` processes on seeded data, against the targets.
+
+Each measured step is a fresh ``python -m storestatus`` process, interpreter start-up included,
+because that is what cron pays every hour. Wall time runs from ``Popen`` to ``wait4``; peak RSS
+is the process's own ``ru_maxrss`` from ``wait4`` (exact, where polling ``ps`` would miss peaks),
+taken in a tiny launcher process so that this script's own memory does not leak into it.
+The markdown table goes to stdout, progress to stderr, and the table with the machine, versions
+and command line to ``examples/bench_results.md``. It prints figures and verdicts; it is not a
+test and exits 0 whatever the verdicts (1 only if a step itself fails).
+
+    python examples/bench.py              # A, B and C
+    python examples/bench.py --all        # also B2: 10 weeks of hourly appends, then compact (slow)
+    python examples/bench.py --only A,C --stores-c 20000 --runs 3
+    python examples/bench.py --quick      # tiny smoke run (the tests use --quick --all)
+
+Scenarios:
+  A   14,000 stores x 7 days: full ingest into an empty store; report.
+  B   the same stores with 70 days in the store (one ingest, untimed): hourly ingest; report.
+  B2  those 70 days as 1,680 hourly appends: hourly ingest and report before and after compact.
+  C   100,000 stores x 7 days: full ingest; report; report time linear in polls (vs A).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+
+from storestatus import __version__ as storestatus_version
+from storestatus.config import DataDir
+from storestatus.readers import read_status_csv
+from storestatus.schemas import TIMESTAMP
+from storestatus.service import ingest_files
+from storestatus.store import STATUS_TABLE, Store
+
+SCENARIOS: Final = ("A", "B", "B2", "C")  # also the order they run in: C's ratio needs A
+DEFAULT_SCENARIOS: Final = ("A", "B", "C")  # B2 takes many minutes: only with --all or --only
+DEFAULT_END: Final = datetime(2023, 1, 25, tzinfo=UTC)  # `storestatus generate`'s default --end
+DEFAULT_RESULTS: Final = Path(__file__).parent / "bench_results.md"
+DEFAULT_RUNS: Final = 5
+DEFAULT_RUNS_C: Final = 3  # a full ingest of C takes long; fewer runs are enough
+PROGRESS_EVERY: Final = 100  # B2 hourly appends between progress lines
+
+# The targets of issue #3.
+INGEST_A_SECONDS: Final = 2.0
+REPORT_A_SECONDS: Final = 1.0
+HOURLY_INGEST_SECONDS: Final = 1.0
+REPORT_B_FACTOR: Final = 1.2  # a report on 10 weeks of history may take 1.2 x A's report
+REPORT_C_SECONDS: Final = 10.0
+LINEAR_SLACK: Final = 1.3  # report_C / report_A <= 1.3 x polls_C / polls_A
+RSS_AB_MIB: Final = 1024.0
+RSS_C_MIB: Final = 4096.0
+
+TABLE_HEADER: Final = (
+    "scenario",
+    "stores",
+    "days",
+    "polls in store / in file",
+    "step",
+    "runs",
+    "wall s: median (min-max)",
+    "peak RSS MiB: median",
+    "target",
+    "result",
+)
+
+
+class BenchError(Exception):
+    """A step did not do what the benchmark needs (non-zero exit, report not Complete)."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Dataset sizes; ``--quick`` shrinks them all so the whole script runs in seconds."""
+
+    stores: int  # A, B and B2
+    days: int  # A
+    history_days: int  # B: days already in the store
+    appended_days: int  # B2: days appended hour by hour
+    stores_c: int
+    days_c: int
+
+
+FULL: Final = Sizes(
+    stores=14_000, days=7, history_days=70, appended_days=70, stores_c=100_000, days_c=7
+)
+QUICK: Final = Sizes(stores=50, days=2, history_days=3, appended_days=1, stores_c=100, days_c=2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run, parsed once from the command line."""
+
+    scenarios: tuple[str, ...]
+    sizes: Sizes
+    runs: int
+    runs_c: int
+    results: Path
+    workdir: Path | None
+    keep: bool
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The three CSVs written by one ``storestatus generate``."""
+
+    folder: Path
+    stores: int
+    polls: int
+
+    @property
+    def status(self) -> Path:
+        return self.folder / "store_status.csv"
+
+    @property
+    def hours(self) -> Path:
+        return self.folder / "business_hours.csv"
+
+    @property
+    def timezones(self) -> Path:
+        return self.folder / "timezones.csv"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured process."""
+
+    seconds: float
+    max_rss_kib: int
+    store_polls: int  # polls in the store before the step
+    stdout: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """A step's limits; with neither limit the step is informational."""
+
+    seconds: float | None = None
+    rss_mib: float | None = None
+    note: str = ""  # how a relative time limit was derived, or why it is missing
+    incomplete: bool = False  # a limit could not be derived (B's report without A)
+
+    def describe(self) -> str:
+        parts = []
+        if self.seconds is not None:
+            parts.append(f"<= {self.seconds:.2f} s")
+        if self.note:
+            parts.append(self.note)
+        if self.rss_mib is not None:
+            parts.append(f"<= {self.rss_mib:.0f} MiB")
+        return "; ".join(parts) if parts else "informational"
+
+
+@dataclass(frozen=True)
+class Step:
+    """All runs of one step of one scenario, and its target."""
+
+    scenario: str
+    step: str
+    stores: int
+    days: str
+    file_polls: int | None  # None: the step reads no input file
+    runs: tuple[Run, ...]
+    target: Target
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def rss_mib(self) -> float:
+        return statistics.median(run.max_rss_kib for run in self.runs) / 1024
+
+    def verdict(self) -> str:
+        if self.target.seconds is None and self.target.rss_mib is None:
+            return "info"
+        slow = self.target.seconds is not None and self.seconds > self.target.seconds
+        big = self.target.rss_mib is not None and self.rss_mib > self.target.rss_mib
+        if slow or big:
+            return "FAIL"
+        return "n/a" if self.target.incomplete else "PASS"
+
+    def row(self) -> tuple[str, ...]:
+        store = self.runs[0].store_polls  # B's store grows by an hour per run: show where it began
+        file = "-" if self.file_polls is None else f"{self.file_polls:,}"
+        times = [run.seconds for run in self.runs]
+        return (
+            self.scenario,
+            f"{self.stores:,}",
+            self.days,
+            f"{store:,} / {file}",
+            self.step,
+            str(len(self.runs)),
+            f"{self.seconds:.2f} ({min(times):.2f}-{max(times):.2f})",
+            f"{self.rss_mib:.0f}",
+            self.target.describe(),
+            self.verdict(),
+        )
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _storestatus(args: Sequence[str]) -> list[str]:
+    """The same interpreter as this script, so the benchmark measures this checkout."""
+    return [sys.executable, "-m", "storestatus", *args]
+
+
+def _failure(args: Sequence[str], code: int, stderr: str) -> BenchError:
+    tail = "\n".join(stderr.strip().splitlines()[-5:])
+    return BenchError(f"`storestatus {shlex.join(args)}` exited with {code}:\n{tail}")
+
+
+# Runs the measured process and reports its wall time, peak RSS (KiB) and exit code. A child
+# inherits its parent's peak RSS through vfork/exec (Linux keeps the larger of the two), and this
+# script holds Polars frames, so a measured process must be started by a parent that stays small.
+_LAUNCHER: Final = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.perf_counter() - start
+with open(sys.argv[1], "w") as result:
+    result.write(f"{seconds} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def run_measured(args: Sequence[str]) -> tuple[float, int, str]:
+    """Run one process; return its wall time, its own peak RSS in KiB and its stdout."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result, out, err = (Path(scratch) / name for name in ("result", "out", "err"))
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *_storestatus(args)],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                check=True,
+            )
+        seconds, rss_kib, code = result.read_text().split()
+        if int(code) != 0:
+            raise _failure(args, int(code), err.read_text())
+        return float(seconds), int(rss_kib), out.read_text()
+
+
+def run_untimed(args: Sequence[str]) -> str:
+    """Run a preparation step (generate, get-report) and return its stdout."""
+    done = subprocess.run(
+        _storestatus(args), stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise _failure(args, done.returncode, done.stderr)
+    return done.stdout
+
+
+def count_csv_rows(path: Path) -> int:
+    return int(pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item())
+
+
+def count_store_polls(root: Path) -> int:
+    """Polls in a data directory's status table (0 before the first ingest)."""
+    table = DataDir(root).tables / STATUS_TABLE
+    if not (table / "_delta_log").is_dir():
+        return 0
+    return int(pl.scan_delta(str(table)).select(pl.len()).collect().item())
+
+
+class Bench:
+    """Runs the scenarios in one work directory and collects their steps."""
+
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        self.settings = settings
+        self.sizes = settings.sizes
+        self.workdir = workdir
+        self.steps: list[Step] = []
+        self.notes: list[str] = []
+        self._datasets: dict[tuple[int, int, int, datetime], Dataset] = {}
+
+    # --- building blocks --------------------------------------------------------------------
+
+    def generate(
+        self, stores: int, days: int, *, hours: int = 0, end: datetime = DEFAULT_END
+    ) -> Dataset:
+        """Generate a dataset once; B and B2 share theirs (same seed, same stores, same polls)."""
+        key = (stores, days, hours, end)
+        if key not in self._datasets:
+            folder = self.workdir / f"gen-{stores}s-{days}d-{hours}h-{end:%Y%m%dT%H%M}"
+            if hours == 0:
+                _say(f"generating {stores:,} stores x {days} d ...")
+            start = time.perf_counter()
+            args = ["generate", str(folder), "--stores", str(stores), "--days", str(days)]
+            if hours:
+                args += ["--hours", str(hours)]
+            run_untimed([*args, "--end", f"{end:%Y-%m-%d %H:%M:%S}"])
+            dataset = Dataset(folder, stores, count_csv_rows(folder / "store_status.csv"))
+            if hours == 0:
+                took = time.perf_counter() - start
+                _say(f"  {dataset.polls:,} polls in {took:.1f} s")
+            self._datasets[key] = dataset
+        return self._datasets[key]
+
+    def hourly(self, first: int, count: int) -> list[Dataset]:
+        """Hours ``first``..``first + count - 1`` after the history: each adds new polls."""
+        return [
+            self.generate(self.sizes.stores, 0, hours=1, end=DEFAULT_END + timedelta(hours=hour))
+            for hour in range(first, first + count)
+        ]
+
+    def measure(self, label: str, args: Sequence[str], root: Path) -> Run:
+        store_polls = count_store_polls(root)
+        seconds, rss_kib, stdout = run_measured([*args, "--data-dir", str(root)])
+        _say(f"  {label}: {seconds:.2f} s, {rss_kib / 1024:.0f} MiB")
+        return Run(seconds, rss_kib, store_polls, stdout)
+
+    def measure_report(self, label: str, root: Path) -> Run:
+        """``trigger-report --wait``, then check with ``get-report`` that it is Complete."""
+        run = self.measure(label, ["trigger-report", "--wait"], root)
+        report_id = run.stdout.strip().splitlines()[-1]
+        lines = run_untimed(["get-report", report_id, "--data-dir", str(root)]).splitlines()
+        if lines[:1] != ["Complete"] or len(lines) < 2 or not Path(lines[1]).is_file():
+            raise BenchError(f"report {report_id} in {root} is not complete: {lines}")
+        return run
+
+    def measure_full_ingest(
+        self, scenario: str, data: Dataset, runs: int
+    ) -> tuple[tuple[Run, ...], Path]:
+        """Ingest all three files into a fresh, empty data directory per run; keep the last."""
+        results = []
+        for index in range(runs):
+            root = self.workdir / f"{scenario}-data-{index}"
+            label = f"{scenario} ingest {index + 1}/{runs}"
+            results.append(self.measure(label, _ingest_all(data), root))
+            if index < runs - 1:
+                shutil.rmtree(root)  # only the last store is reported on; spare the disk
+        return tuple(results), self.workdir / f"{scenario}-data-{runs - 1}"
+
+    def hourly_steps(
+        self,
+        scenario: str,
+        root: Path,
+        *,
+        first_hour: int,
+        days: str,
+        when: str = "",
+        judged: bool = True,
+    ) -> None:
+        """Like cron: ingest one new hour, then report; each run gets its own new hour.
+
+        ``when`` qualifies B2's steps; those before compaction are not ``judged`` (informational).
+        """
+        runs = self.settings.runs
+        hours = self.hourly(first_hour, runs)
+        ingests, reports = [], []
+        for index, hour in enumerate(hours, start=1):
+            label = f"{scenario} hourly ingest {index}/{runs}"
+            run = self.measure(label, ["ingest", "--status", str(hour.status)], root)
+            ingests.append(run)
+            added = count_store_polls(root) - run.store_polls
+            if added != hour.polls:
+                self.notes.append(
+                    f"{scenario}: an hourly ingest added {added:,} polls, not {hour.polls:,}"
+                )
+            reports.append(self.measure_report(f"{scenario} report {index}/{runs}", root))
+        ingest_target = (
+            Target(seconds=HOURLY_INGEST_SECONDS, rss_mib=RSS_AB_MIB) if judged else Target()
+        )
+        report_target = self.report_b_target() if judged else Target()
+        polls = int(statistics.median(hour.polls for hour in hours))
+        stores = self.sizes.stores
+        suffix = f", {when}" if when else ""
+        self.add(
+            Step(
+                scenario,
+                f"hourly ingest{suffix}",
+                stores,
+                days,
+                polls,
+                tuple(ingests),
+                ingest_target,
+            )
+        )
+        self.add(
+            Step(scenario, f"report{suffix}", stores, days, None, tuple(reports), report_target)
+        )
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+    def find(self, scenario: str, step: str) -> Step | None:
+        return next((s for s in self.steps if (s.scenario, s.step) == (scenario, step)), None)
+
+    def report_b_target(self) -> Target:
+        """B's report may take 1.2 x A's: without A there is no time limit to judge against."""
+        report_a = self.find("A", "report")
+        if report_a is None:
+            return Target(
+                rss_mib=RSS_AB_MIB,
+                note=f"{REPORT_B_FACTOR} x A's report (A not run)",
+                incomplete=True,
+            )
+        return Target(
+            seconds=REPORT_B_FACTOR * report_a.seconds,
+            rss_mib=RSS_AB_MIB,
+            note=f"= {REPORT_B_FACTOR} x A's report",
+        )
+
+    # --- scenarios --------------------------------------------------------------------------
+
+    def scenario_a(self) -> None:
+        _say("A: full ingest into an empty store, then reports")
+        data = self.generate(self.sizes.stores, self.sizes.days)
+        ingests, root = self.measure_full_ingest("A", data, self.settings.runs)
+        reports = [self._report("A", root, index) for index in range(self.settings.runs)]
+        days = str(self.sizes.days)
+        target = Target(seconds=INGEST_A_SECONDS, rss_mib=RSS_AB_MIB)
+        self.add(Step("A", "ingest (empty store)", data.stores, days, data.polls, ingests, target))
+        target = Target(seconds=REPORT_A_SECONDS, rss_mib=RSS_AB_MIB)
+        self.add(Step("A", "report", data.stores, days, None, tuple(reports), target))
+
+    def scenario_b(self) -> None:
+        days = self.sizes.history_days
+        _say(f"B: {days} d in the store (one ingest, untimed), then hourly steps")
+        history = self.generate(self.sizes.stores, days)
+        root = self.workdir / "B-data"
+        run_untimed([*_ingest_all(history), "--data-dir", str(root)])
+        self.hourly_steps("B", root, first_hour=1, days=f"{days} (+1 h a run)")
+
+    def scenario_b2(self) -> None:
+        days = self.sizes.appended_days
+        _say(f"B2: {days * 24:,} hourly appends ({days} d), hourly steps, compact")
+        history = self.generate(self.sizes.stores, days)
+        root = self.workdir / "B2-data"
+        append_hourly(history, root, self.workdir / "B2-hours")
+        label = f"{days} hourly (+1 h a run)"
+        self.hourly_steps("B2", root, first_hour=1, days=label, when="before compact", judged=False)
+        run = self.measure("B2 compact", ["compact"], root)
+        self.notes.append(f"B2 compact said: {run.stdout.strip()}")
+        self.add(Step("B2", "compact", history.stores, label, None, (run,), Target()))
+        first_hour = self.settings.runs + 1
+        self.hourly_steps("B2", root, first_hour=first_hour, days=label, when="after compact")
+
+    def scenario_c(self) -> None:
+        _say("C: full ingest into an empty store, then reports")
+        data = self.generate(self.sizes.stores_c, self.sizes.days_c)
+        ingests, root = self.measure_full_ingest("C", data, self.settings.runs_c)
+        reports = [self._report("C", root, index) for index in range(self.settings.runs)]
+        days = str(self.sizes.days_c)
+        target = Target(rss_mib=RSS_C_MIB)  # the issue sets no time for C's ingest
+        self.add(Step("C", "ingest (empty store)", data.stores, days, data.polls, ingests, target))
+        target = Target(seconds=REPORT_C_SECONDS, rss_mib=RSS_C_MIB)
+        self.add(Step("C", "report", data.stores, days, None, tuple(reports), target))
+
+    def _report(self, scenario: str, root: Path, index: int) -> Run:
+        return self.measure_report(f"{scenario} report {index + 1}/{self.settings.runs}", root)
+
+    def run(self) -> None:
+        for scenario in self.settings.scenarios:
+            {
+                "A": self.scenario_a,
+                "B": self.scenario_b,
+                "B2": self.scenario_b2,
+                "C": self.scenario_c,
+            }[scenario]()
+
+    def rows(self) -> list[tuple[str, ...]]:
+        rows = [step.row() for step in self.steps]
+        linear = self._linear_row()
+        if linear is not None:
+            rows.append(linear)
+        return rows
+
+    def _linear_row(self) -> tuple[str, ...] | None:
+        """Report time must grow at most linearly with the polls read: C against A."""
+        report_a, report_c = self.find("A", "report"), self.find("C", "report")
+        if report_a is None or report_c is None:
+            return None
+        polls_a, polls_c = report_a.runs[0].store_polls, report_c.runs[0].store_polls
+        ratio = report_c.seconds / report_a.seconds
+        limit = LINEAR_SLACK * polls_c / polls_a
+        return (
+            "C vs A",
+            f"{report_c.stores / report_a.stores:.2f}x",
+            "",
+            f"{polls_c / polls_a:.2f}x",
+            "report time ratio (linear)",
+            "",
+            f"{ratio:.2f}x",
+            "",
+            f"<= {LINEAR_SLACK} x polls ratio = {limit:.2f}x",
+            "PASS" if ratio <= limit else "FAIL",
+        )
+
+
+def _ingest_all(data: Dataset) -> list[str]:
+    return [
+        "ingest",
+        "--status",
+        str(data.status),
+        "--hours",
+        str(data.hours),
+        "--timezones",
+        str(data.timezones),
+    ]
+
+
+def append_hourly(history: Dataset, root: Path, scratch: Path) -> None:
+    """Build the store as cron would have: one in-process ``ingest_files`` per UTC hour.
+
+    In-process because 1,680 interpreter start-ups would add minutes and measure nothing new.
+    """
+    store = Store(DataDir(root))
+    ingest_files(store, hours=history.hours, timezones=history.timezones)
+    parsed = read_status_csv(history.status)  # the library's parser: exact UTC, any format
+    hour_key = "__hour"
+    parts = parsed.rows.with_columns(
+        pl.col(TIMESTAMP).dt.truncate("1h").alias(hour_key)
+    ).partition_by(hour_key, as_dict=True, include_key=False)
+    del parsed
+    scratch.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for done, key in enumerate(sorted(parts), start=1):
+        path = scratch / f"hour-{done:05d}.csv"
+        parts.pop(key).with_columns(
+            pl.col(TIMESTAMP).dt.strftime("%Y-%m-%d %H:%M:%S%.6f UTC")
+        ).write_csv(path)
+        ingest_files(store, status=path)
+        path.unlink()
+        if done % PROGRESS_EVERY == 0 or not parts:
+            _say(f"  appended {done:,} hours in {time.perf_counter() - start:.0f} s")
+
+
+# --- the report file ------------------------------------------------------------------------
+
+
+def markdown_table(rows: Sequence[tuple[str, ...]]) -> str:
+    lines = [TABLE_HEADER, tuple("---" for _ in TABLE_HEADER), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) + "\n"
+
+
+def _proc_field(path: str, name: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == name:
+                    return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def _git_commit() -> str:
+    here = Path(__file__).parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit} (with uncommitted changes)" if dirty else commit
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def machine_header(settings: Settings) -> str:
+    """Figures mean nothing without the machine, the versions and the exact command."""
+    cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown CPU"
+    memory = _proc_field("/proc/meminfo", "MemTotal")  # e.g. "24587468 kB"
+    ram = f"{int(memory.split()[0]) / 1024**2:.1f} GiB RAM" if memory else "RAM unknown"
+    return "\n".join(
+        [
+            "# storestatus benchmark (issue #3)",
+            "",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"- Machine: {cpu}; {os.cpu_count()} CPUs (os.cpu_count()); {ram};"
+            f" {platform.system()} {platform.release()} {platform.machine()}",
+            f"- Software: Python {platform.python_version()}, Polars {_version('polars')},"
+            f" deltalake {_version('deltalake')}, storestatus {storestatus_version}"
+            f" at commit {_git_commit()}",
+            f"- Command: `{shlex.join(sys.orig_argv)}`",
+            f"- Method: every step is a whole `python -m storestatus` process, interpreter start-up"
+            f" included; wall time from `Popen` to `wait4`; peak RSS is the process's own"
+            f" `ru_maxrss` from `wait4`, in a small launcher process. Runs per step:"
+            f" {settings.runs} (C ingest: {settings.runs_c}); medians. Polls in store: before the"
+            " step's first run. Reports are `trigger-report --wait`, checked Complete with"
+            " `get-report`.",
+            "",
+        ]
+    )
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def parse_settings(argv: Sequence[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0],
+        epilog="Scenarios: " + ", ".join(SCENARIOS) + "; the module docstring describes them.",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only", help="comma-separated scenarios, e.g. A,C [default: A,B,C]")
+    which.add_argument("--all", action="store_true", help="A, B, B2 and C (B2 takes minutes)")
+    parser.add_argument("--runs", type=int, help=f"runs per step [default: {DEFAULT_RUNS}]")
+    parser.add_argument(
+        "--runs-c", type=int, help=f"runs of C's ingest [default: {DEFAULT_RUNS_C}]"
+    )
+    parser.add_argument("--stores-c", type=int, help=f"stores in C [default: {FULL.stores_c:,}]")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny datasets and 1 run: a smoke test of the script"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help="markdown file to write [default: examples/bench_results.md]",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="empty or new directory for data [default: a new temp dir]"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+
+    if args.all:
+        scenarios: tuple[str, ...] = SCENARIOS
+    elif args.only:
+        wanted = {name.strip().upper() for name in args.only.split(",") if name.strip()}
+        if unknown := wanted - set(SCENARIOS):
+            parser.error(
+                f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}"
+            )
+        scenarios = tuple(name for name in SCENARIOS if name in wanted)
+    else:
+        scenarios = DEFAULT_SCENARIOS
+    sizes = QUICK if args.quick else FULL
+    if args.stores_c is not None:
+        sizes = replace(sizes, stores_c=args.stores_c)
+    for name in ("runs", "runs_c", "stores_c"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    return Settings(
+        scenarios=scenarios,
+        sizes=sizes,
+        runs=args.runs or (1 if args.quick else DEFAULT_RUNS),
+        runs_c=args.runs_c or (1 if args.quick else DEFAULT_RUNS_C),
+        results=args.results,
+        workdir=args.workdir,
+        keep=args.keep,
+    )
+
+
+def _make_workdir(workdir: Path | None) -> Path:
+    """A new directory, or the given one if empty: it is deleted at the end, so never reuse."""
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="storestatus-bench-"))
+    if workdir.exists() and any(workdir.iterdir()):
+        raise BenchError(f"--workdir {workdir} is not empty; it would be deleted at the end")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_settings(argv)
+    try:
+        workdir = _make_workdir(settings.workdir)
+    except BenchError as error:
+        _say(f"Error: {error}")
+        return 1
+    bench = Bench(settings, workdir)
+    _say(f"work directory: {workdir}")
+    try:
+        bench.run()
+    except BenchError as error:
+        _say(f"Error: {error}\n(run with --keep to inspect {workdir})")
+        return 1
+    finally:
+        if settings.keep:
+            _say(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    table = markdown_table(bench.rows())
+    sys.stdout.write(table)
+    notes = "".join(f"\nNote: {note}\n" for note in bench.notes)
+    settings.results.parent.mkdir(parents=True, exist_ok=True)
+    settings.results.write_text(machine_header(settings) + "\n" + table + notes, encoding="utf-8")
+    _say(f"wrote {settings.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

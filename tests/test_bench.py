@@ -1,0 +1,63 @@
+"""The benchmark script of issue #3 runs end to end in its smoke mode.
+
+Only the shape of its output is checked, never a timing: this is not a timed test, and the
+verdicts depend on the machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parent.parent / "examples" / "bench.py"
+EXPECTED_STEPS = [
+    ("A", "ingest (empty store)"),
+    ("A", "report"),
+    ("B", "hourly ingest"),
+    ("B", "report"),
+    ("B2", "hourly ingest, before compact"),
+    ("B2", "report, before compact"),
+    ("B2", "compact"),
+    ("B2", "hourly ingest, after compact"),
+    ("B2", "report, after compact"),
+    ("C", "ingest (empty store)"),
+    ("C", "report"),
+    ("C vs A", "report time ratio (linear)"),
+]
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The cells of the markdown table's body rows."""
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in markdown.splitlines()
+        if line.startswith("|")
+    ]
+    assert rows[0][:2] == ["scenario", "stores"], rows[0]
+    return rows[2:]
+
+
+def test_quick_run_prints_every_row_and_writes_the_machine_header(tmp_path: Path) -> None:
+    results = tmp_path / "results.md"
+    workdir = tmp_path / "work"
+    options = ["--quick", "--all", "--results", str(results), "--workdir", str(workdir)]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *options],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+    rows = table_rows(done.stdout)
+    assert [(row[0], row[4]) for row in rows] == EXPECTED_STEPS
+    assert {row[-1] for row in rows} <= {"PASS", "FAIL", "info", "n/a"}
+    written = results.read_text()
+    assert table_rows(written) == rows
+    for field in ("- Date:", "- Machine:", "CPUs", "RAM", "Python", "Polars", "deltalake"):
+        assert field in written
+    assert "- Command: `" in written
+    assert "--quick --all" in written
+    assert not workdir.exists()  # removed without --keep
