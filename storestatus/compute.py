@@ -24,7 +24,7 @@ How it works, in one pass over all stores and all three windows at once:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -440,6 +440,6 @@ def _format_report(stores: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def candidate_window(now: datetime) -> tuple[datetime, datetime]:
-    """The instants between which polls are candidates for a report as of ``now`` (inclusive)."""
-    return now - CANDIDATE_SPAN, now
+def poll_dates_needed(now: datetime) -> tuple[date, date]:
+    """First and last UTC date of the polls a report as of ``now`` reads (partition pruning)."""
+    return (now - CANDIDATE_SPAN).astimezone(UTC).date(), now.astimezone(UTC).date()

@@ -13,7 +13,7 @@ from typing import Final
 
 import polars as pl
 
-from storestatus.compute import candidate_window, compute_report
+from storestatus.compute import compute_report, poll_dates_needed
 from storestatus.errors import InputError, StoreError
 from storestatus.readers import ParsedInput, read_hours_csv, read_status_csv, read_timezones_csv
 from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
@@ -148,7 +148,8 @@ def compute_from_store(
     with store.reading():
         snapshot = store.snapshot()
         now = as_of or store.latest_poll(snapshot) or datetime.now(UTC)
-        observations = store.read_polls_between(snapshot, *candidate_window(now))
+        first, last = poll_dates_needed(now)
+        observations = store.read_observations(snapshot, first, last)
         hours = store.read_hours(snapshot)
         timezones = store.read_timezones(snapshot)
     report = compute_report(observations, hours, timezones, now=now, interpolation=interpolation)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -260,26 +260,12 @@ class Store:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         return self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
 
-    def read_polls_between(
-        self, snapshot: Snapshot, start: datetime, end: datetime
-    ) -> pl.DataFrame:
-        """Polls with ``start <= timestamp_utc <= end``: the partitions of those dates, filtered
-        while they are decoded."""
-        first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
-        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        between = pl.col(TIMESTAMP).is_between(start, end, closed="both")
-        return self._read_days(self._pinned(snapshot, STATUS_TABLE), days, where=between)
-
-    def _read_days(
-        self, table: DeltaTable | None, days: list[date], *, where: pl.Expr | None = None
-    ) -> pl.DataFrame:
+    def _read_days(self, table: DeltaTable | None, days: list[date]) -> pl.DataFrame:
         """The status table's polls of some UTC dates (only those partitions' files are opened)."""
         if table is None or not days:
             return OBSERVATIONS_SCHEMA.to_frame()
         files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
-        return self._read_parquet(files, OBSERVATIONS_SCHEMA.names(), where).cast(
-            OBSERVATIONS_SCHEMA
-        )
+        return self._read_parquet(files, OBSERVATIONS_SCHEMA.names()).cast(OBSERVATIONS_SCHEMA)
 
     def latest_poll(self, snapshot: Snapshot) -> datetime | None:
         """Exact timestamp of the latest poll, reading only the newest date partition."""
@@ -317,13 +303,10 @@ class Store:
             return TIMEZONES_SCHEMA.to_frame()
         return self._read_parquet(table.file_uris(), TIMEZONES_SCHEMA.names())
 
-    def _read_parquet(
-        self, files: list[str], columns: list[str], where: pl.Expr | None = None
-    ) -> pl.DataFrame:
+    def _read_parquet(self, files: list[str], columns: list[str]) -> pl.DataFrame:
         if not files:
             return pl.DataFrame(schema=dict.fromkeys(columns, pl.String()))
-        scan = pl.scan_parquet(files).select(columns)
         try:
-            return (scan if where is None else scan.filter(where)).collect()
+            return pl.scan_parquet(files).select(columns).collect()
         except (pl.exceptions.PolarsError, OSError) as error:
             raise StoreError(f"cannot read {self.tables}: {error}") from error

@@ -172,15 +172,3 @@ def test_compact_waits_for_a_running_report_before_deleting_its_files(store: Sto
         assert compaction.is_alive()
     compaction.join(timeout=60)
     assert not any(file.exists() for file in files)
-
-
-def test_polls_between_two_instants_are_read_inclusively_across_dates(store: Store) -> None:
-    instants = [datetime(2023, 1, 1, 23, 59, 59, 999_999, tzinfo=UTC)] + [
-        datetime(2023, 1, day, hour, tzinfo=UTC) for day in (1, 2, 3) for hour in (0, 12)
-    ]
-    store.upsert_status(polls(*[("a", at, "active") for at in instants]))
-    start, end = datetime(2023, 1, 1, 12, tzinfo=UTC), datetime(2023, 1, 3, tzinfo=UTC)
-    read = store.read_polls_between(store.snapshot(), start, end)
-    expected = sorted(at for at in instants if start <= at <= end)
-    assert sorted(read.get_column("timestamp_utc").to_list()) == expected
-    assert len(expected) == 5  # both bounds are polls, and both count
