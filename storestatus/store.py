@@ -125,16 +125,19 @@ class Store:
             table = self._open(STATUS_TABLE)
             days = rows.get_column(POLL_DATE).unique().to_list()
             stored = self._read_days(table, days)
-            compared = rows.join(
-                stored.select(STORE_ID, TIMESTAMP, pl.col(STATUS).alias("stored")),
-                on=[STORE_ID, TIMESTAMP],
-                how="left",
-            )
-            new = compared.filter(pl.col("stored").is_null()).drop("stored")
-            changed = compared.filter(pl.col(STATUS) != pl.col("stored"))
+            if stored.is_empty():  # nothing to compare with (e.g. a first or a new day's ingest)
+                new, changed = rows, rows.clear()
+            else:
+                compared = rows.join(
+                    stored.select(STORE_ID, TIMESTAMP, pl.col(STATUS).alias("stored")),
+                    on=[STORE_ID, TIMESTAMP],
+                    how="left",
+                )
+                new = compared.filter(pl.col("stored").is_null()).drop("stored")
+                changed = compared.filter(pl.col(STATUS) != pl.col("stored")).drop("stored")
             unchanged = rows.height - new.height - changed.height
             if changed.height:
-                touched = pl.concat([new, changed.drop("stored")]).get_column(POLL_DATE).unique()
+                touched = pl.concat([new, changed]).get_column(POLL_DATE).unique()
                 content = (
                     pl.concat(
                         [rows, stored.with_columns(pl.col(TIMESTAMP).dt.date().alias(POLL_DATE))]
