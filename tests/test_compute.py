@@ -326,3 +326,20 @@ def test_output_schema_on_empty_input() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         compute_report(polls(), hours(), zones(), now=datetime(2023, 1, 23, 12))
+
+
+def test_more_stores_than_the_packed_key_holds_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Store keys share an Int64 with 41 bits of time; beyond MAX_STORES they would overflow.
+    monkeypatch.setattr("storestatus.compute.MAX_STORES", 2)
+    three = zones(("a", "UTC"), ("b", "UTC"), ("c", "UTC"))
+    with pytest.raises(ValueError, match="at most 2 stores, not 3"):
+        compute_report(polls(), hours(), three, now=at(MONDAY, 12))
+    assert compute_report(polls(), hours(), three.head(2), now=at(MONDAY, 12)).height == 2
+
+
+def test_the_packed_layout_fits_in_an_int64() -> None:
+    from storestatus import compute  # noqa: PLC0415
+
+    span_ticks = compute.CANDIDATE_SPAN // timedelta(microseconds=1) * compute.TICKS_PER_US
+    assert span_ticks < 2**compute._TIME_BITS  # every instant of the window, after the origin
+    assert (compute.MAX_STORES - 1) * 2**compute._TIME_BITS + 2**compute._TIME_BITS <= 2**63 - 1
