@@ -342,4 +342,5 @@ def test_the_packed_layout_fits_in_an_int64() -> None:
 
     span_ticks = compute.CANDIDATE_SPAN // timedelta(microseconds=1) * compute.TICKS_PER_US
     assert span_ticks < 2**compute._TIME_BITS  # every instant of the window, after the origin
-    assert (compute.MAX_STORES - 1) * 2**compute._TIME_BITS + 2**compute._TIME_BITS <= 2**63 - 1
+    largest = (compute.MAX_STORES - 1) * 2**compute._TIME_BITS + (2**compute._TIME_BITS - 1)
+    assert largest == 2**63 - 1  # the largest key with the largest instant: exactly fits
