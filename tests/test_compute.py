@@ -344,20 +344,3 @@ def test_the_packed_layout_fits_in_an_int64() -> None:
     assert span_ticks < 2**compute._TIME_BITS  # every instant of the window, after the origin
     largest = (compute.MAX_STORES - 1) * 2**compute._TIME_BITS + (2**compute._TIME_BITS - 1)
     assert largest == 2**63 - 1  # the largest key with the largest instant: exactly fits
-
-
-def test_ids_are_matched_exactly_even_if_every_hash_collides(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Ids are looked up by 64-bit hash and then compared; force every hash to be the same and
-    # the exact string lookup must still give every poll to its own store.
-    rows = [(f"store-{n}", at(MONDAY, 10, n), "active" if n % 3 else "inactive") for n in range(9)]
-    expected = compute_report(polls(*rows), hours(), zones(("store-1", "UTC")), now=at(MONDAY, 12))
-    monkeypatch.setattr(
-        pl.Series,
-        "hash",
-        lambda self, *_, **__: pl.repeat(7, self.len(), dtype=pl.UInt64, eager=True),
-    )
-    actual = compute_report(polls(*rows), hours(), zones(("store-1", "UTC")), now=at(MONDAY, 12))
-    assert_frame_equal(actual, expected)
-    assert actual.height == 9
