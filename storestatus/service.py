@@ -9,15 +9,17 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from storestatus.compute import compute_report, poll_dates_needed
 from storestatus.errors import InputError, StoreError
-from storestatus.readers import ParsedInput, read_hours_csv, read_status_csv, read_timezones_csv
 from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
 from storestatus.store import Snapshot, Store
+
+if TYPE_CHECKING:
+    from storestatus.readers import ParsedInput
 
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -62,6 +64,13 @@ def ingest_files(
     polls are upserted by (store_id, timestamp_utc); hours and time zones replace their snapshot.
     Rejected rows are written to a CSV under ``<data>/rejects`` and counted.
     """
+    # Imported here: the CSV parsing machinery is not needed to compute a report.
+    from storestatus.readers import (  # noqa: PLC0415
+        read_hours_csv,
+        read_status_csv,
+        read_timezones_csv,
+    )
+
     if status is None and hours is None and timezones is None:
         raise InputError("nothing to ingest: give --status, --hours and/or --timezones")
     parsed = {
