@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
+from unittest.mock import patch
 
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from storestatus import schemas
+from storestatus import readers, schemas
 from storestatus.errors import InputError
 from storestatus.readers import (
     HOURS_REJECTS_SCHEMA,
@@ -32,6 +35,7 @@ STATUS_HEADER = "store_id,status,timestamp_utc"
 HOURS_HEADER = "store_id,day,start_time_local,end_time_local"
 TZ_HEADER = "store_id,timezone_str"
 
+OBSERVATIONS = schemas.OBSERVATIONS_SCHEMA
 READERS: list[tuple[Reader, pl.Schema, pl.Schema]] = [
     (read_status_csv, schemas.OBSERVATIONS_SCHEMA, STATUS_REJECTS_SCHEMA),
     (read_hours_csv, schemas.HOURS_SCHEMA, HOURS_REJECTS_SCHEMA),
@@ -644,3 +648,224 @@ def test_timestamps_match_python(stamps: list[tuple[datetime, timedelta, str, st
     parsed = status(*lines)
     assert parsed.rejects.height == 0, parsed.rejects
     assert parsed.rows[schemas.TIMESTAMP].to_list() == expected
+
+
+# --------------------------------------------------------------------------- status fast path
+# The fast path must accept a subset of what the general rules accept, with the same values.
+
+
+def general_timestamps(texts: list[str]) -> list[datetime | None]:
+    """The general rules' value for each text: null if unparseable or out of range."""
+    stamp = readers._timestamp(pl.col("text").str.strip_chars())
+    year = stamp.dt.year()
+    in_range = (year >= 1970) & (year <= 2100)
+    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
+    return frame.select(pl.when(in_range).then(stamp)).to_series().to_list()
+
+
+def fast_timestamps(texts: list[str]) -> list[datetime | None]:
+    return readers._fast_timestamps(pl.Series(texts, dtype=pl.String)).to_list()
+
+
+# (separator, fraction digits, zone) of each fast layout, and near misses of them.
+FAST_FORMS = [(" ", 6, " UTC"), (" ", 0, " UTC"), ("T", 6, "Z"), ("T", 3, "Z"), ("T", 0, "Z")]
+FAST_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})([ T])([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?( UTC|Z)"
+)
+SEPARATORS = ["T", " ", "t", "  ", "\t", "_", ""]
+ZONES = ["", "Z", "z", " UTC", "UTC", " utc", "  UTC", "+00:00", "-05:30", "+0530", "+05", "Z "]
+NOISE = list("0123456789/:;?*+,-. TZUC\t\x00\u00a0\u0665\uff12a")
+EDGES = {
+    "year": [0, 1969, 1970, 2100, 2101, 9999],
+    "month": [0, 2, 13],
+    "day": [0, 29, 30, 31, 32],
+    "hour": [23, 24, 25],
+    "minute": [59, 60],
+    "second": [59, 60, 61],
+}
+
+
+def fast_value(text: str | None) -> datetime | None:
+    """What the fast path must give: a value exactly for a real time, 1970-2100, in a layout."""
+    match = FAST_RE.fullmatch(text or "")
+    if match is None:
+        return None
+    year, month, day, separator, hour, minute, second, fraction, zone = match.groups()
+    digits = fraction or "."
+    if (separator, len(digits) - 1, zone) not in FAST_FORMS or not 1970 <= int(year) <= 2100:
+        return None
+    day_parts = (int(year), int(month), int(day))
+    time_parts = (int(hour), int(minute), int(second), int(digits[1:].ljust(6, "0")))
+    try:
+        return datetime(*day_parts, *time_parts, tzinfo=UTC)
+    except ValueError:  # not a real date or time (the standard library has no leap seconds)
+        return None
+
+
+@st.composite
+def timestamp_texts(draw: st.DrawFn) -> str:
+    """A timestamp text, mostly in or near one of the fast layouts."""
+    moment = draw(st.datetimes(min_value=datetime(1968, 1, 1), max_value=datetime(2102, 12, 31)))
+    fields = {name: getattr(moment, name) for name in EDGES}
+    for name in draw(st.lists(st.sampled_from(sorted(EDGES)), max_size=2)):
+        fields[name] = draw(st.sampled_from(EDGES[name]))
+    separator, digits, zone = draw(
+        st.sampled_from(FAST_FORMS)
+        | st.tuples(st.sampled_from(SEPARATORS), st.integers(0, 10), st.sampled_from(ZONES))
+    )
+    fraction = f"{moment.microsecond:06d}{draw(st.integers(0, 999)):03d}0"[:digits]
+    year, month, day, hour, minute, second = fields.values()
+    text = (
+        f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}"
+        + (f".{fraction}" if fraction else "")
+        + zone
+    )
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # mostly keep the length
+        at, cut = draw(st.integers(0, len(text))), draw(st.sampled_from([1, 1, 1, 0]))
+        text = text[:at] + draw(st.sampled_from(NOISE)) + text[at + cut :]
+    return draw(st.sampled_from(["{}", "{}", "{}", " {}", "{} ", "\u00a0{}"])).format(text)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(texts=st.lists(timestamp_texts(), min_size=1, max_size=40))
+def test_fast_timestamps_agree_with_the_general_rules(texts: list[str]) -> None:
+    fast, general = fast_timestamps(texts), general_timestamps(texts)
+    for text, quick, slow in zip(texts, fast, general, strict=True):
+        assert quick is None or quick == slow, repr(text)  # a subset, with the same values
+        assert quick == fast_value(text), repr(text)  # exactly the layouts' real times
+    with patch.object(readers, "_FAST_BLOCK", 3):  # blocks cut anywhere give the same answer
+        assert fast_timestamps(texts) == fast
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-01-22 12:09:39.388884 UTC", utc(2023, 1, 22, 12, 9, 39, 388884)),
+        ("2023-01-22 12:09:39 UTC", utc(2023, 1, 22, 12, 9, 39)),
+        ("2023-01-22T12:09:39.388884Z", utc(2023, 1, 22, 12, 9, 39, 388884)),
+        ("2023-01-22T12:09:39.388Z", utc(2023, 1, 22, 12, 9, 39, 388000)),
+        ("2023-01-22T12:09:39Z", utc(2023, 1, 22, 12, 9, 39)),
+        ("2024-02-29T23:59:59.999999Z", utc(2024, 2, 29, 23, 59, 59, 999999)),
+        ("1970-01-01T00:00:00Z", utc(1970, 1, 1)),
+        ("2100-12-31 23:59:59.999999 UTC", utc(2100, 12, 31, 23, 59, 59, 999999)),
+        ("2023-01-22 12:09:60.000000 UTC", None),  # chrono would take a leap second
+        ("2023-01-22 12:09: 9.388884 UTC", None),  # chrono would skip the space
+        ("2023-1-22  12:09:39.388884 UTC", None),  # chrono would take one digit
+        ("+023-01-22 12:09:39.388884 UTC", None),
+        ("2023-01-2: 12:09:39 UTC", None),  # ':' is the byte after '9'
+        ("2023-01-22 24:00:00.000000 UTC", None),
+        ("2023-02-29 00:00:00 UTC", None),
+        ("2100-02-29 00:00:00 UTC", None),  # 2100 is not a leap year
+        ("1969-12-31T23:59:59Z", None),  # out of range: the general rules give the reason
+        ("2101-01-01T00:00:00Z", None),
+        ("2023-01-22 12:09:39.38888\u0665 UTC", None),
+        ("2023-01-22 12:09:39.388884 utc", None),  # accepted, but by the general rules
+        (" 2023-01-22T12:09:39Z", None),
+        ("2023-01-22T12:09:39Z\u00a0", None),
+        (None, None),
+    ],
+)
+def test_fast_timestamp_cases(text: str | None, expected: datetime | None) -> None:
+    texts = [text, "2023-01-22 12:09:39 UTC", text]  # two layouts in one column
+    assert fast_timestamps(texts)[::2] == [expected, expected]  # type: ignore[arg-type]
+    assert fast_value(text) == expected
+
+
+def test_no_single_character_change_fools_the_fast_path() -> None:
+    """Every character of each layout replaced by every ASCII character: still a subset."""
+    samples = [
+        "2023-01-22 12:09:39.388884 UTC",
+        "2024-02-29 23:59:59 UTC",
+        "2023-01-22T12:09:39.388884Z",
+        "2023-01-22T12:09:39.388Z",
+        "2100-12-31T23:59:59Z",
+    ]
+    texts = [
+        sample[:at] + chr(code) + sample[at + 1 :]
+        for sample in samples
+        for at in range(len(sample))
+        for code in range(128)
+    ]
+    fast, general = fast_timestamps(texts), general_timestamps(texts)
+    for text, quick, slow in zip(texts, fast, general, strict=True):
+        assert quick is None or quick == slow, repr(text)
+        assert quick == fast_value(text), repr(text)
+    assert sum(quick is not None for quick in fast) > 50 * len(samples)  # digit for digit
+
+
+def test_control_characters_are_found_in_any_block() -> None:
+    values = ["12", None, "", "a\x7fb", "cd", "e\x1ff", "\u00e9\u2028"]
+    for block in (1, 2, 1 << 16):
+        with patch.object(readers, "_FAST_BLOCK", block):
+            assert readers._has_control_chars(pl.Series(values))
+            assert not readers._has_control_chars(pl.Series(values[:3] + values[4:5]))
+            assert not readers._has_control_chars(pl.Series([None, ""], dtype=pl.String))
+
+
+STATUS_FIELDS = st.sampled_from(["active", "inactive"]) | st.sampled_from(
+    ["Active", " active", "INACTIVE", "", "up", "inactive\u00a0"]
+)
+ID_FIELDS = (
+    st.sampled_from(["1", "0042", "8419537941919820732"])
+    | st.sampled_from(["a\x01b", "a\x7fb", "\x7f", "", " 7", "8 ", "1\u00a0", "\u00e9", "x\u3000"])
+    | st.text(alphabet=st.sampled_from(list("09aZ -\t\x00\x7f\u00e9\u2028")), max_size=4)
+)
+STAMP_FIELDS = (
+    st.sampled_from(["2023-01-22 12:09:39.388884 UTC", "2023-01-22T12:09:39.388Z"])
+    | timestamp_texts()
+)
+
+
+@st.composite
+def status_records(draw: st.DrawFn) -> list[str]:
+    kind = draw(st.sampled_from(["record"] * 8 + ["blank", "short", "long"]))
+    if kind == "blank":
+        return draw(st.sampled_from([[], ["", "", ""], [" ", "", "\t"]]))
+    fields = [draw(ID_FIELDS), draw(STATUS_FIELDS), draw(STAMP_FIELDS)]
+    return fields[:2] if kind == "short" else [*fields, "extra"] if kind == "long" else fields
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(records=st.lists(status_records(), max_size=30), block=st.sampled_from([2, 1 << 16]))
+def test_status_fast_path_matches_the_general_rules(records: list[list[str]], block: int) -> None:
+    lines = [",".join('"' + field.replace('"', '""') + '"' for field in row) for row in records]
+    data = csv(STATUS_HEADER, *lines)
+    general = readers._parse(data, readers._STATUS_SPEC, readers._status_plan, OBSERVATIONS)
+    with patch.object(readers, "_FAST_BLOCK", block):
+        parsed = status_file(data, len(records))
+    assert_frame_equal(parsed.rows, general.rows)
+    assert_frame_equal(parsed.rejects, general.rejects)
+    assert parsed.blank_rows == general.blank_rows
+
+
+def status_file(data: bytes, records: int) -> ParsedInput:
+    return check(read_status_csv(data), read_status_csv, records)
+
+
+def test_fast_and_general_records_keep_file_order() -> None:
+    parsed = status(
+        "1,active,2023-01-22 12:00:00 UTC",
+        "2,Active,2023-01-22 12:00:00 UTC",  # the general rules lowercase it
+        "3,active,2023-01-22T12:00:00+01:00",
+        " 4 ,inactive,2023-01-22T12:00:00.500Z",  # a fast timestamp, but the id needs stripping
+        "5,inactive,2023-01-22T12:00:00.123Z",
+        "6\u00a0,active,2023-01-22 12:00:00 UTC",  # Unicode space is stripped as well
+        "7,active,2023-01-22 12:00:60 UTC",
+        "8\x01,active,2023-01-22 12:00:00 UTC",
+        "9,active,2023-01-22 12:00:00 utc",
+        "1\x7f0,active,2023-01-22 12:00:00 UTC",  # a control character between bare ends
+    )
+    assert parsed.rows.to_dicts() == [
+        {"store_id": "1", "timestamp_utc": utc(2023, 1, 22, 12), "status": "active"},
+        {"store_id": "2", "timestamp_utc": utc(2023, 1, 22, 12), "status": "active"},
+        {"store_id": "3", "timestamp_utc": utc(2023, 1, 22, 11), "status": "active"},
+        {"store_id": "4", "timestamp_utc": utc(2023, 1, 22, 12, us=500000), "status": "inactive"},
+        {"store_id": "5", "timestamp_utc": utc(2023, 1, 22, 12, us=123000), "status": "inactive"},
+        {"store_id": "6", "timestamp_utc": utc(2023, 1, 22, 12), "status": "active"},
+        {"store_id": "9", "timestamp_utc": utc(2023, 1, 22, 12), "status": "active"},
+    ]
+    assert reasons(parsed) == [
+        (7, "unparseable timestamp '2023-01-22 12:00:60 UTC'"),
+        (8, "store_id contains control characters"),
+        (10, "store_id contains control characters"),
+    ]
