@@ -210,11 +210,7 @@ def _business_intervals(
     weekly = (
         pl.concat(
             [
-                part.select(
-                    _KEY,
-                    _local_to_ticks(part.get_column(_LO), str(zone)).alias(_LO),
-                    _local_to_ticks(part.get_column(_HI), str(zone)).alias(_HI),
-                )
+                _wall_to_ticks(part, str(zone))
                 for (zone,), part in local.partition_by(TIMEZONE, as_dict=True).items()
             ],
             how="vertical",
@@ -232,6 +228,19 @@ def _business_intervals(
         (pl.col(_HI).clip(start, end) - start).alias(_HI),
     )
     return _merge_intervals(clipped.filter(pl.col(_HI) > pl.col(_LO)))
+
+
+def _wall_to_ticks(local: pl.DataFrame, zone: str) -> pl.DataFrame:
+    """store_key and interval ends (local wall times in ``zone``) to store_key, lo, hi in ticks.
+
+    Stores share opening times, so each distinct wall time is converted once and looked up.
+    """
+    walls = pl.concat([local.get_column(_LO), local.get_column(_HI)]).unique()
+    ticks = _local_to_ticks(walls, zone)
+    return local.select(
+        _KEY,
+        *(pl.col(end).replace_strict(walls, ticks, return_dtype=pl.Int64) for end in (_LO, _HI)),
+    )
 
 
 def _local_to_ticks(local: pl.Series, zone: str) -> pl.Series:
