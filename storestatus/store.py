@@ -153,7 +153,7 @@ class Store:
 
     def _write_status(self, rows: pl.DataFrame, *, replacing: list[date] | None = None) -> None:
         """Append polls, or replace the partitions of the dates ``replacing`` with them."""
-        data = rows.select(*OBSERVATIONS_SCHEMA.names(), POLL_DATE).to_arrow()
+        data = rows.select(*OBSERVATIONS_SCHEMA.names(), POLL_DATE)  # Arrow C stream, no copy
         path = self._table_path(STATUS_TABLE)
         try:
             if replacing is None:
@@ -189,7 +189,7 @@ class Store:
     def _replace(self, name: str, frame: pl.DataFrame) -> int | None:
         with self._locked(self.data_dir.write_lock):
             try:
-                write_deltalake(self._table_path(name), frame.to_arrow(), mode="overwrite")
+                write_deltalake(self._table_path(name), frame, mode="overwrite")
             except (DeltaError, OSError) as error:
                 raise StoreError(f"cannot write table {name} in {self.tables}: {error}") from error
             return self._version(name)
