@@ -205,15 +205,17 @@ class Store:
         """
         with self._locked(self.data_dir.write_lock):
             dropped = 0
-            status = self._open(STATUS_TABLE)
-            if status is not None and retain_days is not None:
-                newest = self._newest_date(status)
-                if newest is not None:
-                    cutoff = (newest - timedelta(days=retain_days)).isoformat()
-                    dropped = int(status.delete(f"{POLL_DATE} < '{cutoff}'")["num_deleted_rows"])
             tables = [table for name in TABLES if (table := self._open(name)) is not None]
             files_before = sum(len(table.file_uris()) for table in tables)
+            status = self._open(STATUS_TABLE)
             try:
+                if status is not None and retain_days is not None:
+                    newest = self._newest_date(status)
+                    if newest is not None:
+                        cutoff = (newest - timedelta(days=retain_days)).isoformat()
+                        deleted_rows = status.delete(f"{POLL_DATE} < '{cutoff}'")
+                        dropped = int(deleted_rows["num_deleted_rows"])
+                tables = [table for name in TABLES if (table := self._open(name)) is not None]
                 for table in tables:
                     table.optimize.compact()
                     table.create_checkpoint()  # a table then loads without replaying its log

@@ -149,6 +149,7 @@ def test_retention_drops_whole_days_before_the_newest_poll(store: Store) -> None
         store.upsert_status(hourly(["a"], day, 12))
     done = store.compact(retain_days=8)
     assert done.dropped_polls == 2  # Jan 1 and 2; Jan 3..11 stay (the 8 days before the 11th)
+    assert (done.files_before, done.files_after) == (11, 9)  # counted before the drop
     kept = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 11))
     assert sorted(kept.get_column("timestamp_utc").dt.day().to_list()) == list(range(3, 12))
 
