@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 DATA_DIR_ENV: Final = "STORESTATUS_DATA_DIR"
+
+
+def collect_cycles_rarely() -> None:
+    """Tune a command's process: run Python's cycle collector ~100x less often.
+
+    A command lives for seconds and its data sits in Arrow buffers freed by reference counting.
+    With the default threshold (700 allocations) the collector re-scans the ~10^5 objects that
+    the imports create again and again: ~0.1 s of every ingest. It still runs, just rarely.
+    """
+    gc.set_threshold(100_000, 50, 100)
 
 
 def default_data_dir() -> Path:

@@ -643,17 +643,12 @@ def _fast_timestamps(text: pl.Series) -> pl.Series:
 
 
 def _has_control_chars(text: pl.Series) -> bool:
-    """Whether any value holds a byte below 0x20 or 0x7F: one scan of the column's UTF-8 bytes.
+    """Whether any value holds a character of ``_CONTROL_CHARS``.
 
-    Bytes of multi-byte UTF-8 characters are all >= 0x80, so such a byte is always a character
-    of ``_CONTROL_CHARS``. Scanning the bytes is several times faster than a regex per value.
+    Ids repeat (a store polls every hour), so searching the distinct values is several times
+    cheaper than a regex per value.
     """
-    for start in range(0, text.len(), _FAST_BLOCK):
-        array = text.slice(start, _FAST_BLOCK).to_arrow(compat_level=pl.CompatLevel.oldest())
-        data = np.frombuffer(array.buffers()[2], dtype=np.uint8)  # large_string: all values
-        if (data < 0x20).any() or (data == 0x7F).any():
-            return True
-    return False
+    return bool(text.unique().str.contains(_CONTROL_CHARS).any())
 
 
 def _is_bare(text: pl.Expr, *, control_chars: bool) -> pl.Expr:
