@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from storestatus import __version__, reports
-from storestatus.config import DATA_DIR_ENV, DataDir, collect_cycles_rarely, default_data_dir
+from storestatus.config import DATA_DIR_ENV, DataDir, default_data_dir, short_lived_process
 from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_RUNNING, StoreStatusError
 from storestatus.reports import report_csv, report_status
 
@@ -354,5 +354,5 @@ def compact(
 
 def main() -> None:
     """Console-script entry point."""
-    collect_cycles_rarely()
-    app()
+    with short_lived_process():
+        app()

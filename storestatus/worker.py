@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from storestatus.config import DataDir, collect_cycles_rarely
+from storestatus.config import DataDir, short_lived_process
 from storestatus.reports import run_report
 
 
 def main(argv: list[str]) -> int:
     """``python -m storestatus.worker DATA_DIR REPORT_ID``; the report's lock is inherited."""
     data_dir, report_id = argv
-    collect_cycles_rarely()
-    record = run_report(DataDir(Path(data_dir)), report_id)
+    with short_lived_process():
+        record = run_report(DataDir(Path(data_dir)), report_id)
     return 0 if record.state == "Complete" else 1
 
 
