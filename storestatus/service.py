@@ -61,8 +61,9 @@ def ingest_files(
 
     Every file is read and checked before anything is written, so a file that cannot be used as
     a whole (e.g. a missing column) raises ``InputError`` and leaves the store unchanged. Status
-    polls are upserted by (store_id, timestamp_utc); hours and time zones replace their snapshot.
-    Rejected rows are written to a CSV under ``<data>/rejects`` and counted.
+    polls are upserted by (store_id, timestamp_utc); hours and time zones replace their snapshot,
+    all in one writer session (``Store.writing``). Rejected rows are written to a CSV under
+    ``<data>/rejects`` and counted.
     """
     # Imported here: the CSV parsing machinery is not needed to compute a report.
     from storestatus.readers import (  # noqa: PLC0415
@@ -83,37 +84,50 @@ def ingest_files(
         if path is not None
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    results = []
-    for kind, (path, data) in parsed.items():
-        rejects_file = _write_rejects(store, data, kind, path, stamp)
-        if kind == "status":
-            polls = last_poll_per_key(data.rows)
-            written = store.upsert_status(polls)
-            inserted, changed, unchanged = written.inserted, written.changed, written.unchanged
-            version, unique_rows = written.version, polls.height
-        elif kind == "hours":
-            version = store.replace_hours(data.rows)
-            inserted, changed, unchanged, unique_rows = data.rows.height, 0, 0, data.rows.height
-        else:
-            zones = data.rows.unique(STORE_ID, keep="last", maintain_order=True)
-            version = store.replace_timezones(zones)
-            inserted, changed, unchanged, unique_rows = zones.height, 0, 0, zones.height
-        results.append(
-            FileIngest(
-                kind=kind,
-                source=path,
-                accepted=data.rows.height,
-                rejected=data.rejects.height,
-                blank=data.blank_rows,
-                duplicates_in_file=data.rows.height - unique_rows,
-                inserted=inserted,
-                changed=changed,
-                unchanged=unchanged,
-                version=version,
-                rejects_file=rejects_file,
-            )
+    rejects = {
+        kind: _write_rejects(store, data, kind, path, stamp)
+        for kind, (path, data) in parsed.items()
+    }
+    with store.writing():  # one writer session: no other writer comes between these commits
+        written = {kind: _store(store, kind, data) for kind, (_, data) in parsed.items()}
+    return [
+        FileIngest(
+            kind=kind,
+            source=path,
+            accepted=data.rows.height,
+            rejected=data.rejects.height,
+            blank=data.blank_rows,
+            duplicates_in_file=data.rows.height - written[kind].unique_rows,
+            inserted=written[kind].inserted,
+            changed=written[kind].changed,
+            unchanged=written[kind].unchanged,
+            version=written[kind].version,
+            rejects_file=rejects[kind],
         )
-    return results
+        for kind, (path, data) in parsed.items()
+    ]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What writing one parsed file did (see ``FileIngest``)."""
+
+    unique_rows: int
+    inserted: int
+    changed: int
+    unchanged: int
+    version: int | None
+
+
+def _store(store: Store, kind: str, data: ParsedInput) -> _Stored:
+    if kind == "status":
+        polls = last_poll_per_key(data.rows)
+        done = store.upsert_status(polls)
+        return _Stored(polls.height, done.inserted, done.changed, done.unchanged, done.version)
+    if kind == "hours":
+        return _Stored(data.rows.height, data.rows.height, 0, 0, store.replace_hours(data.rows))
+    zones = data.rows.unique(STORE_ID, keep="last", maintain_order=True)
+    return _Stored(zones.height, zones.height, 0, 0, store.replace_timezones(zones))
 
 
 def last_poll_per_key(polls: pl.DataFrame) -> pl.DataFrame:

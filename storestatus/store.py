@@ -88,6 +88,7 @@ class Store:
         self.data_dir = data_dir
         self.tables = data_dir.tables
         self._pinned_tables: dict[tuple[str, int], DeltaTable] = {}  # a version never changes
+        self._writing = False  # this Store holds the write lock (see ``writing``)
 
     def _table_path(self, name: str) -> Path:
         return self.tables / name
@@ -115,6 +116,23 @@ class Store:
             ) from error
 
     @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Be the one writer of the data directory until the block ends.
+
+        Writes inside the block (from any thread) join it instead of taking the lock again, so
+        one ingest of several files is one writer session that no other writer interleaves.
+        """
+        if self._writing:
+            yield
+            return
+        with self._locked(self.data_dir.write_lock):
+            self._writing = True
+            try:
+                yield
+            finally:
+                self._writing = False
+
+    @contextmanager
     def reading(self) -> Iterator[None]:
         """Hold while reading table files, so that ``compact`` does not delete them meanwhile."""
         with self._locked(self.data_dir.files_lock, shared=True):
@@ -133,7 +151,7 @@ class Store:
         rows = polls.select(OBSERVATIONS_SCHEMA.names()).with_columns(
             pl.col(TIMESTAMP).dt.date().alias(POLL_DATE)
         )
-        with self._locked(self.data_dir.write_lock):
+        with self.writing():
             table = self._open(STATUS_TABLE)
             days = rows.get_column(POLL_DATE).unique().to_list()
             stored = self._read_days(table, days)
@@ -210,7 +228,7 @@ class Store:
         return self._replace(TIMEZONES_TABLE, timezones.select(TIMEZONES_SCHEMA.names()))
 
     def _replace(self, name: str, frame: pl.DataFrame) -> int | None:
-        with self._locked(self.data_dir.write_lock):
+        with self.writing():
             try:
                 write_deltalake(self._table_path(name), frame, mode="overwrite")
             except (DeltaError, OSError) as error:
@@ -226,7 +244,7 @@ class Store:
         date. Files are deleted only while no report is reading (see ``reading``), and no
         ingest can run meanwhile, so no commit ever refers to a deleted file.
         """
-        with self._locked(self.data_dir.write_lock):
+        with self.writing():
             dropped = 0
             tables = [table for name in TABLES if (table := self._open(name)) is not None]
             files_before = sum(len(table.file_uris()) for table in tables)

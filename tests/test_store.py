@@ -173,3 +173,18 @@ def test_compact_waits_for_a_running_report_before_deleting_its_files(store: Sto
         assert compaction.is_alive()
     compaction.join(timeout=60)
     assert not any(file.exists() for file in files)
+
+
+def test_a_writer_session_keeps_other_writers_out_until_it_ends(tmp_path: Path) -> None:
+    session, other = Store(DataDir(tmp_path)), Store(DataDir(tmp_path))
+    status_table = tmp_path / "tables" / "status"
+    with session.writing():
+        session.upsert_status(hourly(["a"], 1, 0))  # joins the session: no self-deadlock
+        intruder = threading.Thread(target=other.upsert_status, args=(hourly(["b"], 1, 0),))
+        intruder.start()
+        time_module.sleep(0.3)  # give a broken lock the chance to let it in
+        assert intruder.is_alive()
+        assert DeltaTable(status_table).version() == 0
+    intruder.join(timeout=60)
+    assert not intruder.is_alive()
+    assert DeltaTable(status_table).version() == 1
