@@ -20,7 +20,10 @@ def short_lived_process() -> Iterator[None]:
     A command lives for seconds and its data sits in Arrow buffers freed by reference counting.
     The collector would re-scan the ~10^5 objects that the imports create again and again
     (~0.1 s of an ingest), and once more at exit (~0.1 s): run it rarely, and skip it at exit.
+    NumPy serves only elementwise kernels here, so its OpenBLAS need not start a thread per core
+    (they busy-wait, taking ~0.1 s of CPU from the two cores Polars works on).
     """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.set_threshold(100_000, 50, 100)
     try:
         yield
