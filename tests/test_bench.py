@@ -54,6 +54,10 @@ def test_quick_run_prints_every_row_and_writes_the_machine_header(tmp_path: Path
     rows = table_rows(done.stdout)
     assert [(row[0], row[4]) for row in rows] == EXPECTED_STEPS
     assert {row[-1] for row in rows} <= {"PASS", "FAIL", "info", "n/a"}
+    relative = {("B", "report"), ("B2", "report, after compact"), ("C vs A", EXPECTED_STEPS[-1][1])}
+    targets = [row[-2] for row in rows if (row[0], row[4]) in relative]
+    assert len(targets) == len(relative)
+    assert all("run alongside" in target for target in targets), targets  # paired with A's
     written = results.read_text()
     assert table_rows(written) == rows
     for field in ("- Date:", "- Machine:", "CPUs", "RAM", "Python", "Polars", "deltalake"):
