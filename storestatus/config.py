@@ -15,7 +15,7 @@ DATA_DIR_ENV: Final = "STORESTATUS_DATA_DIR"
 
 @contextmanager
 def short_lived_process() -> Iterator[None]:
-    """Tune Python's cycle collector for a process that runs one command and exits.
+    """Set up a process that runs one command and exits.
 
     A command lives for seconds and its data sits in Arrow buffers freed by reference counting.
     The collector would re-scan the ~10^5 objects that the imports create again and again
@@ -24,6 +24,7 @@ def short_lived_process() -> Iterator[None]:
     (they busy-wait, taking ~0.1 s of CPU from the two cores Polars works on).
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.umask(os.umask(0) | 0o002)  # the user's umask, but nothing we create is world-writable
     gc.set_threshold(100_000, 50, 100)
     try:
         yield
@@ -54,6 +55,11 @@ class DataDir:
     @property
     def rejects(self) -> Path:
         return self.root / "rejects"
+
+    @property
+    def manifest(self) -> Path:
+        """The table versions readers see (see ``storestatus.manifest``)."""
+        return self.tables / "manifest.json"
 
     @property
     def write_lock(self) -> Path:

@@ -7,6 +7,8 @@ Status polls are partitioned by UTC date so a report reads only the days it need
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +21,9 @@ from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from storestatus.config import DataDir
-from storestatus.errors import StoreError
+from storestatus.errors import StoreError, StoreStatusError
 from storestatus.locks import file_lock
+from storestatus.manifest import Manifest, read_manifest, write_manifest
 from storestatus.schemas import (
     DAY,
     END,
@@ -81,6 +84,15 @@ class Snapshot:
     versions: dict[str, int | None]
 
 
+@dataclass
+class _Session:
+    """A writer session: what a failure rolls back to, and the versions committed so far."""
+
+    token: str
+    start: dict[str, int | None]
+    current: dict[str, int | None]
+
+
 class Store:
     """The Delta tables of one data directory."""
 
@@ -88,7 +100,7 @@ class Store:
         self.data_dir = data_dir
         self.tables = data_dir.tables
         self._pinned_tables: dict[tuple[str, int], DeltaTable] = {}  # a version never changes
-        self._writing = False  # this Store holds the write lock (see ``writing``)
+        self._session: _Session | None = None  # while this Store is the writer (see ``writing``)
 
     def _table_path(self, name: str) -> Path:
         return self.tables / name
@@ -117,20 +129,82 @@ class Store:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Be the one writer of the data directory until the block ends.
+        """Be the one writer of the data directory until the block ends, all or nothing.
 
         Writes inside the block (from any thread) join it instead of taking the lock again, so
-        one ingest of several files is one writer session that no other writer interleaves.
+        one ingest of several files is one writer session. Its commits are published together
+        when the block ends (see ``storestatus.manifest``); if the block fails, they are rolled
+        back; if the process dies, the next session rolls them back.
         """
-        if self._writing:
+        if self._session is not None:
             yield
             return
         with self._locked(self.data_dir.write_lock):
-            self._writing = True
+            self._session = self._begin_session()
             try:
                 yield
+            except BaseException:
+                self._abort_session(self._session)
+                raise
+            else:
+                write_manifest(self.data_dir.manifest, Manifest(dict(self._session.current)))
             finally:
-                self._writing = False
+                self._session = None
+
+    def _begin_session(self) -> _Session:
+        published = read_manifest(self.data_dir.manifest)
+        if published is None:  # a new store, or one from before manifests: it is as it is
+            versions = {name: self._version(name) for name in TABLES}
+        elif published.writer is not None:  # its writer died mid-way: undo what it committed
+            versions = self._roll_back(published.versions)
+        else:
+            versions = published.versions
+        session = _Session(token=f"pid {os.getpid()}", start=dict(versions), current=dict(versions))
+        write_manifest(self.data_dir.manifest, Manifest(dict(versions), writer=session.token))
+        return session
+
+    def _abort_session(self, session: _Session) -> None:
+        """Roll a failed session back; if even that fails, leave it to the next session."""
+        try:
+            versions = self._roll_back(session.start)
+            write_manifest(self.data_dir.manifest, Manifest(versions))
+        except StoreStatusError:
+            pass  # the manifest still names the writer: the next session rolls back
+
+    def _roll_back(self, versions: dict[str, int | None]) -> dict[str, int | None]:
+        """Bring every table back to the content of ``versions``; return the versions now."""
+        restored: dict[str, int | None] = {}
+        for name in TABLES:
+            target, table = versions.get(name), self._open(name)
+            try:
+                if target is None:
+                    if table is not None:  # created by the session being undone
+                        shutil.rmtree(self._table_path(name))
+                elif table is None:
+                    raise StoreError(f"table {name} is missing from {self.tables}")
+                elif table.version() != target:
+                    table.restore(target)
+            except (DeltaError, OSError) as error:
+                raise StoreError(
+                    f"cannot roll back table {name} in {self.tables}: {error}"
+                ) from error
+            restored[name] = None if target is None else self._version(name)
+        return restored
+
+    def _committed(self, name: str) -> int | None:
+        """Note a commit of the session to table ``name``; return the table's new version."""
+        version = self._version(name)
+        assert self._session is not None
+        self._session.current[name] = version
+        return version
+
+    def _publish_progress(self) -> None:
+        """Publish the session's commits so far; a failure from now on rolls back to them."""
+        assert self._session is not None
+        self._session.start = dict(self._session.current)
+        write_manifest(
+            self.data_dir.manifest, Manifest(dict(self._session.current), self._session.token)
+        )
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -153,6 +227,7 @@ class Store:
         )
         with self.writing():
             table = self._open(STATUS_TABLE)
+            table_version = None if table is None else table.version()
             days = rows.get_column(POLL_DATE).unique().to_list()
             stored = self._read_days(table, days)
             if stored.is_empty():  # nothing to compare with (e.g. a first or a new day's ingest)
@@ -178,7 +253,9 @@ class Store:
                 self._write_status(content, replacing=touched.to_list())
             elif new.height:
                 self._write_status(new)
-            version = self._version(STATUS_TABLE)
+            version = (
+                self._committed(STATUS_TABLE) if new.height or changed.height else table_version
+            )
         return StatusWrite(new.height, changed.height, unchanged, version)
 
     def _write_status(self, rows: pl.DataFrame, *, replacing: list[date] | None = None) -> None:
@@ -233,7 +310,7 @@ class Store:
                 write_deltalake(self._table_path(name), frame, mode="overwrite")
             except (DeltaError, OSError) as error:
                 raise StoreError(f"cannot write table {name} in {self.tables}: {error}") from error
-            return self._version(name)
+            return self._committed(name)
 
     # --- maintenance ------------------------------------------------------------------------
 
@@ -266,6 +343,9 @@ class Store:
                     )
                     table.create_checkpoint()  # a table then loads without replaying its log
                     table.cleanup_metadata()
+                    self._committed(name)
+                # Readers must not pin the versions whose files are about to be deleted.
+                self._publish_progress()
                 with self._locked(self.data_dir.files_lock):
                     deleted = sum(
                         len(
@@ -280,14 +360,19 @@ class Store:
                     )
             except (DeltaError, OSError) as error:
                 raise StoreError(f"cannot compact {self.tables}: {error}") from error
+            for name, _ in opened:
+                self._committed(name)  # vacuum commits too
             files_after = sum(len(table.file_uris()) for table in tables)
         return Compaction(dropped, files_before, files_after, deleted)
 
     # --- reads ------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The current version of every table: a report reads exactly these."""
-        versions: dict[str, int | None] = {}
+        """The published version of every table: a report reads exactly these."""
+        published = read_manifest(self.data_dir.manifest)
+        if published is not None:
+            return Snapshot(published.versions)
+        versions: dict[str, int | None] = {}  # a store from before manifests: the latest
         for name in TABLES:
             table = self._open(name)
             versions[name] = None if table is None else table.version()

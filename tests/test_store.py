@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from storestatus.config import DataDir
+from storestatus.errors import StoreError
 from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
 from storestatus.store import Store
 
@@ -188,3 +189,79 @@ def test_a_writer_session_keeps_other_writers_out_until_it_ends(tmp_path: Path) 
     intruder.join(timeout=60)
     assert not intruder.is_alive()
     assert DeltaTable(status_table).version() == 1
+
+
+ZONES = pl.DataFrame([("a", "Asia/Kolkata")], schema=TIMEZONES_SCHEMA, orient="row")
+
+
+def _content(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """What a reader sees: every poll of Jan 2023 and the time zones."""
+    snapshot = store.snapshot()
+    stored = store.read_observations(snapshot, date(2023, 1, 1), date(2023, 1, 31))
+    return sorted(stored.rows()), sorted(store.read_timezones(snapshot).rows())
+
+
+def test_a_failed_session_is_rolled_back_whole(store: Store) -> None:
+    store.upsert_status(hourly(["a"], 1, 0))
+    before = _content(store)
+
+    def ingest_that_fails() -> None:
+        with store.writing():
+            store.upsert_status(hourly(["a", "b"], 1, 1))  # committed, then...
+            store.replace_timezones(ZONES)
+            raise RuntimeError("the next file cannot be written")
+
+    with pytest.raises(RuntimeError):
+        ingest_that_fails()
+    assert _content(store) == before
+    assert not (store.tables / "timezones").exists()  # created by the failed session
+    store.upsert_status(hourly(["a", "b"], 1, 1))  # the store works on as before
+    assert len(_content(store)[0]) == 3
+
+
+def test_readers_see_a_session_only_when_it_ends(store: Store) -> None:
+    store.upsert_status(hourly(["a"], 1, 0))
+    before = _content(store)
+    with store.writing():
+        store.upsert_status(hourly(["b"], 1, 0))
+        store.replace_timezones(ZONES)
+        assert _content(Store(store.data_dir)) == before  # another process's view
+    assert _content(Store(store.data_dir)) == (
+        sorted(hourly(["a", "b"], 1, 0).rows()),
+        [("a", "Asia/Kolkata")],
+    )
+
+
+def test_the_next_writer_undoes_a_writer_that_died(store: Store) -> None:
+    store.upsert_status(hourly(["a"], 1, 0))
+    before = _content(store)
+    manifest = store.data_dir.manifest.read_text()
+    with store.writing():  # a writer that commits and then dies before publishing
+        store.upsert_status(hourly(["b"], 1, 0))
+        store.replace_timezones(ZONES)
+        died = store.data_dir.manifest.read_text()
+    store.data_dir.manifest.write_text(died)  # as the dead writer left it
+    assert '"writer": "pid' in died
+    assert died != manifest
+    assert _content(store) == before  # readers never see its commits
+    store.upsert_status(hourly(["c"], 1, 0))  # the next writer rolls them back first
+    rows, zones = _content(store)
+    assert [row[0] for row in rows] == ["a", "c"]
+    assert zones == []
+    assert not (store.tables / "timezones").exists()
+
+
+def test_a_store_from_before_manifests_is_read_as_it_is(store: Store) -> None:
+    store.upsert_status(hourly(["a"], 1, 0))
+    store.data_dir.manifest.unlink()
+    assert len(_content(store)[0]) == 1
+    store.upsert_status(hourly(["b"], 1, 0))
+    assert store.data_dir.manifest.exists()
+    assert len(_content(store)[0]) == 2
+
+
+def test_a_damaged_manifest_is_a_one_line_store_error(store: Store) -> None:
+    store.upsert_status(hourly(["a"], 1, 0))
+    store.data_dir.manifest.write_text('{"versions": {"status": -1}}')
+    with pytest.raises(StoreError, match="manifest"):
+        store.snapshot()

@@ -1,0 +1,67 @@
+"""The store's published state: which version of each table readers see, and whether a writer
+was interrupted.
+
+Delta commits each table atomically, but one ingest may commit to three tables. Readers therefore
+pin the versions named here, and a writer names its new versions only when all its commits are
+done, in one atomic file replace. A writer that dies leaves its mark (``writer``), so the next one
+rolls the tables back to the published versions first: the store is always at the state before
+an ingest or after it, never in between.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from storestatus.errors import StoreError
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Published table versions (None: no such table) and the writer at work, if any."""
+
+    versions: dict[str, int | None]
+    writer: str | None = None  # set from the start to the end of a writer session
+
+
+def read_manifest(path: Path) -> Manifest | None:
+    """The manifest at ``path``; None if there is none yet (a new or an older store)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        versions = {str(name): _version(value) for name, value in data["versions"].items()}
+        writer = data.get("writer")
+        return Manifest(versions, None if writer is None else str(writer))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StoreError(f"cannot read the store's manifest {path}: {error}") from error
+
+
+def _version(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"not a table version: {value!r}")
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    """Replace the manifest atomically and durably: readers see the old one or the new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    text = json.dumps({"versions": manifest.versions, "writer": manifest.writer}, indent=2)
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise StoreError(f"cannot write the store's manifest {path}: {error}") from error

@@ -1,0 +1,145 @@
+"""Crash safety (issue #4): real ``storestatus ingest`` processes killed with SIGKILL.
+
+Each kill lands at a different moment of the ingest, from start-up to exit. Whenever it lands,
+a reader must then see the store exactly as before the ingest or exactly as after it, and running
+the same ingest again must give the same store as one clean run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from storestatus.config import DataDir
+from storestatus.generate import generate_dataset, write_dataset
+from storestatus.service import compute_from_store
+from storestatus.store import Store
+
+KILLS = 16
+AS_OF = datetime(2023, 1, 25, tzinfo=UTC)
+
+Content = tuple[list[tuple[object, ...]], ...]
+
+
+def ingest(data_dir: Path, inputs: Path) -> subprocess.Popen[bytes]:
+    """Start one ingest of the three files in ``inputs``, as cron would."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "storestatus",
+            "ingest",
+            "--data-dir",
+            str(data_dir),
+            "--status",
+            str(inputs / "store_status.csv"),
+            "--hours",
+            str(inputs / "business_hours.csv"),
+            "--timezones",
+            str(inputs / "timezones.csv"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def ingest_cleanly(data_dir: Path, inputs: Path) -> float:
+    started = time.monotonic()
+    process = ingest(data_dir, inputs)
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors.decode()
+    return time.monotonic() - started
+
+
+def content(data_dir: Path) -> Content:
+    """Everything a reader sees, in a canonical order."""
+    store = Store(DataDir(data_dir))
+    snapshot = store.snapshot()
+    polls = store.read_observations(snapshot, AS_OF.date() - timedelta(days=9), AS_OF.date())
+    return (
+        sorted(polls.rows()),
+        sorted(store.read_hours(snapshot).rows()),
+        sorted(store.read_timezones(snapshot).rows()),
+    )
+
+
+def report(data_dir: Path) -> pl.DataFrame:
+    return compute_from_store(Store(DataDir(data_dir)), as_of=AS_OF).report
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A day of polls for 120 stores, then the next day for 150 stores (other hours, zones)."""
+    root = tmp_path_factory.mktemp("inputs")
+    first, second = root / "first", root / "second"
+    write_dataset(generate_dataset(120, timedelta(days=1), end=AS_OF - timedelta(days=1)), first)
+    write_dataset(generate_dataset(150, timedelta(days=1), end=AS_OF, seed=1), second)
+    return first, second
+
+
+def test_an_ingest_killed_at_any_moment_is_all_or_nothing(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first, second = inputs
+    base = tmp_path / "base"
+    ingest_cleanly(base, first)
+    before = content(base)
+    clean = tmp_path / "clean"
+    shutil.copytree(base, clean)
+    duration = ingest_cleanly(clean, second)
+    after = content(clean)
+    assert before != after
+    expected_report = report(clean)
+
+    outcomes = []
+    for kill in range(KILLS):
+        data_dir = tmp_path / f"killed-{kill}"
+        shutil.copytree(base, data_dir)
+        process = ingest(data_dir, second)
+        if kill % 2:  # spread over the whole run, start-up and parsing included
+            time.sleep(duration * kill / KILLS)
+        else:  # among the commits: the first commit is in, the others are coming
+            wait_for_a_commit(data_dir / "tables" / "status", process)
+            time.sleep(0.005 * kill / 2)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        seen = content(data_dir)
+        assert seen in (before, after), f"kill {kill}: the store is in between"
+        outcomes.append("after" if seen == after else "before")
+        ingest_cleanly(data_dir, second)  # the cron job's next run does it again
+        assert content(data_dir) == after, f"kill {kill}: re-running did not converge"
+        assert report(data_dir).equals(expected_report)
+        shutil.rmtree(data_dir)
+    assert "before" in outcomes  # the kills did interrupt ingests
+
+
+def wait_for_a_commit(table: Path, process: subprocess.Popen[bytes]) -> None:
+    """Return as soon as the ingest has committed to ``table`` (or has ended)."""
+    log = table / "_delta_log"
+    known = len(list(log.glob("*.json")))
+    while process.poll() is None and len(list(log.glob("*.json"))) == known:
+        time.sleep(0.0005)
+
+
+def test_two_ingests_started_together_both_land_once(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first, second = inputs
+    expected = tmp_path / "expected"
+    ingest_cleanly(expected, first)
+    ingest_cleanly(expected, second)
+    together = tmp_path / "together"
+    processes = [ingest(together, first), ingest(together, second)]
+    for process in processes:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors.decode()
+    polls, _, _ = content(together)
+    assert polls == content(expected)[0]  # no poll lost or doubled
