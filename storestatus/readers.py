@@ -49,6 +49,7 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _MIN_YEAR: Final = 1970
 _MAX_YEAR: Final = 2100
 _SHOW_MAX: Final = 60  # characters of a bad value quoted back in a reject reason
+_MAX_ID_CHARS: Final = 255  # real ids have 19; a longer one is garbage, not a store
 _US_PER_S: Final = 1_000_000
 _NS_PER_US: Final = 1_000
 _NS_PER_S: Final = 1_000_000_000
@@ -221,12 +222,19 @@ def _find_columns(frame: pl.DataFrame, spec: _FileSpec) -> dict[str, str]:
         else:
             chosen[output] = found
     if missing:
+        first = frame.columns[0][:_SHOW_MAX] if frame.columns else ""
+        other = [sep for sep in (";", "\t", "|") if len(frame.columns) == 1 and sep in first]
+        if other:
+            raise InputError(
+                f"{spec.kind} file: the header is one column {first!r}: the file seems to be "
+                f"separated by {other[0]!r}; save it comma-separated"
+            )
         if any(not name.isprintable() or "\ufffd" in name for name in frame.columns):
             raise InputError(
                 f"{spec.kind} file: does not look like a CSV text file (the header row is not "
                 "readable text); supply a comma-separated UTF-8 file with a header row"
             )
-        found_names = ", ".join(frame.columns) or "nothing"
+        found_names = ", ".join(frame.columns)[: _SHOW_MAX * 3] or "nothing"
         plural = "s" if len(missing) > 1 else ""
         wanted = ", ".join(accepted[0] for _, accepted in spec.columns)
         raise InputError(
@@ -388,6 +396,14 @@ def _store_id_checks() -> list[_Check]:
         _Check(store_id == "", pl.lit("empty store_id")),
         _Check(
             store_id.str.contains(_CONTROL_CHARS), pl.lit("store_id contains control characters")
+        ),
+        _Check(
+            store_id.str.len_chars() > _MAX_ID_CHARS,
+            pl.format(
+                "store_id too long ({} characters, at most {})",
+                store_id.str.len_chars(),
+                pl.lit(_MAX_ID_CHARS),
+            ),
         ),
     ]
 
@@ -672,7 +688,8 @@ def _is_bare(text: pl.Expr, *, control_chars: bool) -> pl.Expr:
 
 
 def _split_status(columns: pl.DataFrame) -> _Split:
-    """Settle the records that are already canonical: bare id, lowercase status, fast timestamp.
+    """Settle the records that are already canonical: bare short id, lowercase status, fast
+    timestamp.
 
     The general rules would strip nothing, lowercase nothing and reject nothing in them, so their
     clean row is the text as it is plus the decoded timestamp.
@@ -682,6 +699,7 @@ def _split_status(columns: pl.DataFrame) -> _Split:
     accepted = columns.select(
         pl.all_horizontal(
             _is_bare(pl.col(schemas.STORE_ID), control_chars=_has_control_chars(store_id)),
+            pl.col(schemas.STORE_ID).str.len_bytes() <= _MAX_ID_CHARS,
             pl.col(schemas.STATUS).is_in([schemas.ACTIVE, schemas.INACTIVE]),
             stamps.is_not_null(),
         ).fill_null(value=False)

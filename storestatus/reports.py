@@ -92,11 +92,11 @@ class ReportFiles:
         path = self.path(report_id, ".json")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            return ReportRecord(**data)
         except FileNotFoundError:
             raise ReportNotFoundError(f"unknown report id {report_id!r}") from None
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, TypeError) as error:
             raise StoreError(f"cannot read report record {path}: {error}") from error
-        return ReportRecord(**data)
 
     @contextmanager
     def hold_lock(self, report_id: str, *, wait: bool) -> Iterator[int | None]:

@@ -321,8 +321,13 @@ def test_empty_file_is_an_input_error(reader: Reader, tmp_path: Path) -> None:
         (
             read_timezones_csv,
             b"store_id;timezone_str\n1;UTC\n",
-            "timezones file: missing required columns 'store_id', 'timezone_str' "
-            "(found: store_id;timezone_str)",
+            "timezones file: the header is one column 'store_id;timezone_str': the file seems "
+            "to be separated by ';'; save it comma-separated",
+        ),
+        (
+            read_timezones_csv,
+            b"store_id,zone;x\n1,UTC;x\n",
+            "timezones file: missing required column 'timezone_str' (found: store_id, zone;x)",
         ),
         (read_timezones_csv, b"Store_ID,timezone_str\n", "missing required column 'store_id'"),
     ],
@@ -868,4 +873,22 @@ def test_fast_and_general_records_keep_file_order() -> None:
         (7, "unparseable timestamp '2023-01-22 12:00:60 UTC'"),
         (8, "store_id contains control characters"),
         (10, "store_id contains control characters"),
+    ]
+
+
+def test_store_ids_longer_than_255_characters_are_rejected_by_every_path() -> None:
+    longest, too_long, wide = "7" * 255, "7" * 256, "\u00e9" * 200  # 200 characters, 400 bytes
+    parsed = status(
+        f"{longest},active,2023-01-22 12:00:00 UTC",  # fast path
+        f"{too_long},active,2023-01-22 12:00:00 UTC",
+        f"{too_long},Active,2023-01-22 12:00:00 UTC",  # general rules
+        f"{wide},active,2023-01-22 12:00:00 UTC",  # too many bytes for the fast path: general
+    )
+    assert parsed.rows.get_column("store_id").to_list() == [longest, wide]
+    assert reasons(parsed) == [
+        (2, "store_id too long (256 characters, at most 255)"),
+        (3, "store_id too long (256 characters, at most 255)"),
+    ]
+    assert reasons(zones(f"{too_long},UTC")) == [
+        (1, "store_id too long (256 characters, at most 255)")
     ]
