@@ -6,8 +6,10 @@ and ``get-report`` start quickly.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,12 +67,32 @@ def _data_dir(option: Path | None) -> DataDir:
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the core's errors into one line on stderr and their exit code: no tracebacks."""
-    try:
-        yield
-    except StoreStatusError as error:
-        typer.echo(f"Error: {error}", err=True)
-        raise typer.Exit(error.exit_code) from None
+    """Turn the core's errors into one line on stderr and their exit code: no tracebacks.
+
+    Delta's Rust threads may print a panic message straight to file descriptor 2 as a write
+    fails (e.g. on a full disk). Such output is held back while the command runs and shown only
+    if it succeeds anyway, so that a failure is exactly one line.
+    """
+    failure: StoreStatusError | None = None
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        stderr = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except StoreStatusError as error:
+            failure = error
+        finally:
+            sys.stderr.flush()
+            os.dup2(stderr, 2)
+            os.close(stderr)
+            if failure is None:  # success, or an exit of its own (e.g. get-report's Running)
+                held.seek(0)
+                sys.stderr.write(held.read().decode(errors="replace"))
+                sys.stderr.flush()
+    if failure is not None:
+        typer.echo(f"Error: {failure}", err=True)
+        raise typer.Exit(failure.exit_code) from None
 
 
 def _version(value: bool) -> None:

@@ -325,3 +325,13 @@ def test_python_api_matches_cli(data_dir: Path, invoke: Invoke) -> None:
     report_id = trigger_report(DataDir(data_dir), wait=True)
     from_api = compute_from_store(Store(DataDir(data_dir))).report
     assert from_api.height == ReportFiles(DataDir(data_dir)).read(report_id).rows
+
+
+def test_messages_on_stderr_survive_the_native_output_guard(data_dir: Path) -> None:
+    # get-report --output - writes the state to stderr from inside the guard of _user_errors.
+    _cli(data_dir, "ingest", "--status", str(EXAMPLES / "store_status.csv"))
+    report_id = _cli(data_dir, "trigger-report", "--wait").stdout.strip()
+    shown = _cli(data_dir, "get-report", report_id, "--output", "-")
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("store_id,uptime_last_hour")
+    assert shown.stderr.splitlines()[0] == "Complete"

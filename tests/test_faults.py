@@ -7,6 +7,7 @@ the same ingest again must give the same store as one clean run.
 
 from __future__ import annotations
 
+import resource
 import shutil
 import signal
 import subprocess
@@ -143,3 +144,69 @@ def test_two_ingests_started_together_both_land_once(
         assert process.returncode == 0, errors.decode()
     polls, _, _ = content(together)
     assert polls == content(expected)[0]  # no poll lost or doubled
+
+
+def cli(data_dir: Path, *args: str, limit_file_size: int | None = None) -> subprocess.Popen[str]:
+    """Start any storestatus command; ``limit_file_size`` makes bigger writes fail (EFBIG)."""
+
+    def limit() -> None:  # runs in the child: a write beyond the limit fails, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        assert limit_file_size is not None
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "storestatus", *args, "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=None if limit_file_size is None else limit,  # noqa: PLW1509
+    )
+
+
+def test_twenty_reports_triggered_at_once_all_complete(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    ingest_cleanly(data_dir, inputs[0])
+    triggers = [cli(data_dir, "trigger-report") for _ in range(20)]
+    ids = []
+    for trigger in triggers:
+        out, errors = trigger.communicate(timeout=120)
+        assert trigger.returncode == 0, errors
+        ids.append(out.strip())
+    assert len(set(ids)) == 20
+    deadline = time.monotonic() + 180
+    csvs = set()
+    for report_id in ids:
+        while True:
+            poll = cli(data_dir, "get-report", report_id)
+            out, _ = poll.communicate(timeout=60)
+            if poll.returncode != 75:  # not Running any more
+                break
+            assert time.monotonic() < deadline, f"{report_id} still Running"
+            time.sleep(0.2)
+        assert poll.returncode == 0, out
+        csvs.add(Path(out.splitlines()[1]).read_bytes())
+    assert len(csvs) == 1  # the same store, the same report
+
+
+def test_a_failing_write_is_one_line_exit_1_and_changes_nothing(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first, second = inputs
+    data_dir = tmp_path / "data"
+    ingest_cleanly(data_dir, first)
+    before = content(data_dir)
+    args = [
+        "ingest",
+        *("--status", str(second / "store_status.csv")),
+        *("--hours", str(second / "business_hours.csv")),
+    ]
+    # Small files (the status commit, the manifest) fit; the hours' data file does not.
+    hours_bytes = (second / "business_hours.csv").stat().st_size
+    failing = cli(data_dir, *args, limit_file_size=hours_bytes // 4)
+    out, errors = failing.communicate(timeout=120)
+    assert failing.returncode == 1, out + errors
+    assert errors.startswith("Error: ")
+    assert errors.count("\n") == 1, errors
+    assert content(data_dir) == before
