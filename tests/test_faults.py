@@ -30,25 +30,14 @@ AS_OF = datetime(2023, 1, 25, tzinfo=UTC)
 Content = tuple[list[tuple[object, ...]], ...]
 
 
-def ingest(data_dir: Path, inputs: Path) -> subprocess.Popen[bytes]:
+def ingest(data_dir: Path, inputs: Path) -> subprocess.Popen[str]:
     """Start one ingest of the three files in ``inputs``, as cron would."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storestatus",
-            "ingest",
-            "--data-dir",
-            str(data_dir),
-            "--status",
-            str(inputs / "store_status.csv"),
-            "--hours",
-            str(inputs / "business_hours.csv"),
-            "--timezones",
-            str(inputs / "timezones.csv"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return cli(
+        data_dir,
+        "ingest",
+        *("--status", str(inputs / "store_status.csv")),
+        *("--hours", str(inputs / "business_hours.csv")),
+        *("--timezones", str(inputs / "timezones.csv")),
     )
 
 
@@ -56,7 +45,7 @@ def ingest_cleanly(data_dir: Path, inputs: Path) -> float:
     started = time.monotonic()
     process = ingest(data_dir, inputs)
     _, errors = process.communicate(timeout=120)
-    assert process.returncode == 0, errors.decode()
+    assert process.returncode == 0, errors
     return time.monotonic() - started
 
 
@@ -122,7 +111,7 @@ def test_an_ingest_killed_at_any_moment_is_all_or_nothing(
     assert "before" in outcomes  # the kills did interrupt ingests
 
 
-def wait_for_a_commit(table: Path, process: subprocess.Popen[bytes]) -> None:
+def wait_for_a_commit(table: Path, process: subprocess.Popen[str]) -> None:
     """Return as soon as the ingest has committed to ``table`` (or has ended)."""
     log = table / "_delta_log"
     known = len(list(log.glob("*.json")))
@@ -141,7 +130,7 @@ def test_two_ingests_started_together_both_land_once(
     processes = [ingest(together, first), ingest(together, second)]
     for process in processes:
         _, errors = process.communicate(timeout=120)
-        assert process.returncode == 0, errors.decode()
+        assert process.returncode == 0, errors
     polls, _, _ = content(together)
     assert polls == content(expected)[0]  # no poll lost or doubled
 
