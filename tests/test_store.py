@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 
 from storestatus.config import DataDir
 from storestatus.errors import StoreError
+from storestatus.reports import ReportFiles, ReportRecord, new_report_id, run_report
 from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
 from storestatus.store import Store
 
@@ -265,3 +266,21 @@ def test_a_damaged_manifest_is_a_one_line_store_error(store: Store) -> None:
     store.data_dir.manifest.write_text('{"versions": {"status": -1}}')
     with pytest.raises(StoreError, match="manifest"):
         store.snapshot()
+
+
+def test_a_report_during_an_ingest_reads_and_records_the_published_versions(
+    store: Store,
+) -> None:
+    store.upsert_status(hourly(["a"], 1, 0))
+    published = store.snapshot().versions
+    report_id = new_report_id()
+    files = ReportFiles(store.data_dir)
+    files.folder.mkdir(parents=True)
+    files.write(ReportRecord(report_id, "Running", "nearest", None, "2023-01-02T00:00:00+00:00"))
+    with store.writing():  # an ingest that has committed, but not finished
+        store.upsert_status(hourly(["b"], 1, 0, "inactive"))
+        record = run_report(store.data_dir, report_id)
+    assert record.state == "Complete", record.error
+    assert record.table_versions == published  # the state before the ingest, recorded
+    report = pl.read_csv(files.path(report_id, ".csv"), infer_schema=False)
+    assert report.get_column("store_id").to_list() == ["a"]  # not b: not published yet
