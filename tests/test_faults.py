@@ -199,3 +199,25 @@ def test_a_failing_write_is_one_line_exit_1_and_changes_nothing(
     assert errors.startswith("Error: ")
     assert errors.count("\n") == 1, errors
     assert content(data_dir) == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ingest", "--status", "store_status.csv"),
+        ("trigger-report",),
+        ("trigger-report", "--wait"),
+        ("compact",),
+    ],
+)
+def test_an_unusable_data_directory_is_one_line_and_exit_1(
+    args: tuple[str, ...], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    not_a_directory = tmp_path / "data"
+    not_a_directory.write_text("a file where the data directory should be\n")
+    paths = [str(inputs[0] / arg) if arg.endswith(".csv") else arg for arg in args]
+    out, errors = (process := cli(not_a_directory, *paths)).communicate(timeout=120)
+    assert process.returncode == 1, out + errors
+    assert errors.startswith("Error: ")
+    assert errors.count("\n") == 1, errors
+    assert "Not a directory" in errors
