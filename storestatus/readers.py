@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import calendar
 import gzip
+import itertools
 import os
 import zlib
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -39,6 +41,7 @@ __all__ = [
     "TIMEZONES_REJECTS_SCHEMA",
     "ParsedInput",
     "read_hours_csv",
+    "read_status_batches",
     "read_status_csv",
     "read_timezones_csv",
 ]
@@ -48,6 +51,8 @@ Source = str | Path | bytes
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _MIN_YEAR: Final = 1970
 _MAX_YEAR: Final = 2100
+STATUS_BATCH_ROWS: Final = 1_000_000  # records parsed and stored at a time: ~0.75 GB at peak
+STREAM_FROM_BYTES: Final = 128 << 20  # smaller files are read whole: ~2.2 M polls; A's is 105 MB
 _SHOW_MAX: Final = 60  # characters of a bad value quoted back in a reject reason
 _MAX_ID_CHARS: Final = 255  # real ids have 19; a longer one is garbage, not a store
 _US_PER_S: Final = 1_000_000
@@ -177,19 +182,11 @@ def _load_bytes(source: Source, kind: str) -> bytes | Path:
         ) from exc
 
 
-def _read_text_frame(source: Source, kind: str) -> pl.DataFrame:
-    """Read the whole CSV as text columns, with header names stripped (first duplicate wins)."""
-    data = _load_bytes(source, kind)
+@contextmanager
+def _csv_errors(kind: str) -> Iterator[None]:
+    """Turn what Polars says about an unreadable CSV into one ``InputError`` line."""
     try:
-        frame = pl.read_csv(
-            data,
-            infer_schema=False,
-            has_header=True,
-            truncate_ragged_lines=True,  # short records get nulls, extra fields are dropped
-            raise_if_empty=True,
-            encoding="utf8",
-            glob=False,  # Polars would otherwise expand `*` or `[1]` in a file name
-        )
+        yield
     except pl.exceptions.NoDataError as exc:
         raise InputError(
             f"{kind} file: the file is empty (no header row); supply a CSV with a header row"
@@ -200,6 +197,53 @@ def _read_text_frame(source: Source, kind: str) -> pl.DataFrame:
             f"{kind} file: cannot be parsed as UTF-8 CSV ({first_line}); "
             "save it as comma-separated UTF-8 text"
         ) from exc
+
+
+_CSV_OPTIONS: Final = {
+    "infer_schema": False,
+    "has_header": True,
+    "truncate_ragged_lines": True,  # short records get nulls, extra fields are dropped
+    "raise_if_empty": True,
+    "encoding": "utf8",
+    "glob": False,  # Polars would otherwise expand `*` or `[1]` in a file name
+}
+
+
+def _read_text_frame(source: Source, kind: str) -> pl.DataFrame:
+    """Read the whole CSV as text columns, with header names stripped (first duplicate wins)."""
+    data = _load_bytes(source, kind)
+    with _csv_errors(kind):
+        frame = pl.read_csv(data, **_CSV_OPTIONS)  # type: ignore[arg-type]
+    return _stripped_header(frame)
+
+
+def _read_text_batches(
+    source: Source, kind: str, rows: int, *, whole_below: int
+) -> Iterator[pl.DataFrame]:
+    """The CSV as text frames in file order (at least one).
+
+    A plain file of ``whole_below`` bytes or more is streamed, ``rows`` records at a time, so
+    memory stays bounded whatever its size; smaller files, compressed files and bytes are read
+    whole, as one frame (one batch, one commit: the fastest way when memory is no concern).
+    """
+    data = _load_bytes(source, kind)
+    if isinstance(data, bytes) or data.stat().st_size < whole_below:
+        yield _read_text_frame(data, kind)
+        return
+    # One slice of the scan at a time: Polars' own batch iterator reads ahead without bound
+    # when the consumer (parsing, writing) is slower than the reader.
+    scan = pl.scan_csv(data, **_CSV_OPTIONS)  # type: ignore[arg-type]
+    for start in itertools.count(0, rows):
+        with _csv_errors(kind):
+            batch = scan.slice(start, rows).collect()
+        if start and batch.is_empty():
+            return
+        yield _stripped_header(batch)
+        if batch.height < rows:
+            return
+
+
+def _stripped_header(frame: pl.DataFrame) -> pl.DataFrame:
     keep: dict[str, str] = {}
     for name in frame.columns:
         keep.setdefault(name.strip(), name)
@@ -292,26 +336,40 @@ def _parse(
     schema: pl.Schema,
     fast: _FastPath | None = None,
 ) -> ParsedInput:
-    """Shared pipeline: read, select, validate, then split clean rows from rejects.
+    """Shared pipeline: read the whole file, then ``_parse_frame``."""
+    return _parse_frame(_read_text_frame(source, spec.kind), spec, plan_for, schema, fast)
+
+
+def _parse_frame(
+    frame: pl.DataFrame,
+    spec: _FileSpec,
+    plan_for: Callable[[pl.LazyFrame], _Plan],
+    schema: pl.Schema,
+    fast: _FastPath | None = None,
+    *,
+    first: int = 1,
+) -> ParsedInput:
+    """Select, validate, then split clean rows from rejects; ``first`` numbers the first record.
 
     ``fast`` gets the required columns (under their output names) and settles the records it can;
     only the rest go through the general rules, and their clean rows are put back in their place.
     A fast path never rejects a record, so reasons and blanks all come from the general rules.
     """
-    frame = _read_text_frame(source, spec.kind)
     chosen = _find_columns(frame, spec)
     if fast is None:
-        rows, rejects, blanks = _validate(frame, chosen, spec, plan_for, schema, numbers=None)
+        rows, rejects, blanks = _validate(
+            frame, chosen, spec, plan_for, schema, numbers=None, first=first
+        )
         return ParsedInput(rows=rows.drop(schemas.ROW_NUMBER), rejects=rejects, blank_rows=blanks)
     split = fast(frame.select(pl.col(found).alias(output) for output, found in chosen.items()))
     rest = ~split.accepted
-    numbers = rest.arg_true() + 1
+    numbers = rest.arg_true().cast(pl.Int64) + first
     slow, rejects, blanks = _validate(
         frame.filter(rest), chosen, spec, plan_for, schema, numbers=numbers
     )
     rows, keep = split.rows, split.accepted
     if not slow.is_empty():  # scattering in place is several times cheaper than a sorted merge
-        at = slow[schemas.ROW_NUMBER] - 1
+        at = slow[schemas.ROW_NUMBER] - first
         keep = keep.clone().scatter(at, True)
         rows = pl.DataFrame(rows[name].clone().scatter(at, slow[name]) for name in schema.names())
     return ParsedInput(
@@ -327,17 +385,19 @@ def _validate(
     schema: pl.Schema,
     *,
     numbers: pl.Series | None,
+    first: int = 1,
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """The general rules: clean rows (with their ``row_number``), rejects and the blank count.
 
-    ``numbers`` are the records' row numbers when ``frame`` holds only some of the file's records.
+    ``numbers`` are the records' row numbers when ``frame`` holds only some of the file's records;
+    otherwise they count from ``first``.
     Each record gets the index of the first rule it fails (a cheap integer, computed for all
     records); the reason text is only built for the few records that were rejected.
     """
     originals = [name for name, _ in spec.columns]
     selected = _select_required(frame, chosen)
     numbered = (
-        selected.with_row_index(schemas.ROW_NUMBER, offset=1)
+        selected.with_row_index(schemas.ROW_NUMBER, offset=first)
         if numbers is None
         else selected.with_columns(numbers.alias(schemas.ROW_NUMBER))
     )
@@ -799,6 +859,27 @@ def read_status_csv(source: Source) -> ParsedInput:
     return _parse(
         source, _STATUS_SPEC, _status_plan, schemas.OBSERVATIONS_SCHEMA, fast=_split_status
     )
+
+
+def read_status_batches(
+    source: Source, *, rows: int = STATUS_BATCH_ROWS, whole_below: int = STREAM_FROM_BYTES
+) -> Iterator[ParsedInput]:
+    """Parse a status-poll file in batches, each of at most ``rows`` records if streamed.
+
+    Memory stays bounded by the batch, not the file: files of ``whole_below`` bytes or more are
+    streamed from disk; smaller ones are one batch. Row numbers count from the file's start.
+    """
+    first = 1
+    for frame in _read_text_batches(source, "status", rows, whole_below=whole_below):
+        yield _parse_frame(
+            frame,
+            _STATUS_SPEC,
+            _status_plan,
+            schemas.OBSERVATIONS_SCHEMA,
+            _split_status,
+            first=first,
+        )
+        first += frame.height
 
 
 def read_hours_csv(source: Source) -> ParsedInput:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import polars as pl
 
@@ -17,9 +17,6 @@ from storestatus.compute import compute_report, poll_dates_needed
 from storestatus.errors import InputError, StoreError
 from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
 from storestatus.store import Snapshot, Store
-
-if TYPE_CHECKING:
-    from storestatus.readers import ParsedInput
 
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -57,77 +54,95 @@ def ingest_files(
     hours: Path | None = None,
     timezones: Path | None = None,
 ) -> list[FileIngest]:
-    """Ingest any subset of the three inputs.
+    """Ingest any subset of the three inputs, all or nothing.
 
-    Every file is read and checked before anything is written, so a file that cannot be used as
-    a whole (e.g. a missing column) raises ``InputError`` and leaves the store unchanged. Status
-    polls are upserted by (store_id, timestamp_utc); hours and time zones replace their snapshot,
-    all in one writer session (``Store.writing``). Rejected rows are written to a CSV under
-    ``<data>/rejects`` and counted.
+    Status polls are upserted by (store_id, timestamp_utc), a batch at a time so that memory
+    stays bounded whatever the file's size; hours and time zones replace their snapshot. It is
+    all one writer session (``Store.writing``): if any file cannot be used as a whole (e.g. a
+    missing column) the ``InputError`` leaves the store unchanged. Rejected rows are written to
+    a CSV under ``<data>/rejects`` and counted.
     """
     # Imported here: the CSV parsing machinery is not needed to compute a report.
     from storestatus.readers import (  # noqa: PLC0415
         read_hours_csv,
-        read_status_csv,
         read_timezones_csv,
     )
 
     if status is None and hours is None and timezones is None:
         raise InputError("nothing to ingest: give --status, --hours and/or --timezones")
-    parsed = {
+    snapshots = {  # small: read and checked before anything is written
         kind: (path, reader(path))
         for kind, path, reader in (
-            ("status", status, read_status_csv),
             ("hours", hours, read_hours_csv),
             ("timezones", timezones, read_timezones_csv),
         )
         if path is not None
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    rejects = {
-        kind: _write_rejects(store, data, kind, path, stamp)
-        for kind, (path, data) in parsed.items()
-    }
-    with store.writing():  # one writer session: no other writer comes between these commits
-        written = {kind: _store(store, kind, data) for kind, (_, data) in parsed.items()}
-    return [
-        FileIngest(
-            kind=kind,
-            source=path,
-            accepted=data.rows.height,
-            rejected=data.rejects.height,
-            blank=data.blank_rows,
-            duplicates_in_file=data.rows.height - written[kind].unique_rows,
-            inserted=written[kind].inserted,
-            changed=written[kind].changed,
-            unchanged=written[kind].unchanged,
-            version=written[kind].version,
-            rejects_file=rejects[kind],
-        )
-        for kind, (path, data) in parsed.items()
-    ]
+    results = []
+    with store.writing():  # one writer session: published whole, or not at all
+        if status is not None:
+            results.append(_ingest_status(store, status, stamp))
+        for kind, (path, data) in snapshots.items():
+            rejects_file = _write_rejects(store, data.rejects, kind, path, stamp)
+            if kind == "hours":
+                unique, version = data.rows.height, store.replace_hours(data.rows)
+            else:
+                zones = data.rows.unique(STORE_ID, keep="last", maintain_order=True)
+                unique, version = zones.height, store.replace_timezones(zones)
+            results.append(
+                FileIngest(
+                    kind=kind,
+                    source=path,
+                    accepted=data.rows.height,
+                    rejected=data.rejects.height,
+                    blank=data.blank_rows,
+                    duplicates_in_file=data.rows.height - unique,
+                    inserted=unique,
+                    changed=0,
+                    unchanged=0,
+                    version=version,
+                    rejects_file=rejects_file,
+                )
+            )
+    return results
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """What writing one parsed file did (see ``FileIngest``)."""
+def _ingest_status(store: Store, source: Path, stamp: str) -> FileIngest:
+    """Upsert a status file batch by batch (see ``readers.read_status_batches``)."""
+    from storestatus.readers import read_status_batches  # noqa: PLC0415
 
-    unique_rows: int
-    inserted: int
-    changed: int
-    unchanged: int
-    version: int | None
-
-
-def _store(store: Store, kind: str, data: ParsedInput) -> _Stored:
-    if kind == "status":
-        polls = last_poll_per_key(data.rows)
+    accepted = rejected = blank = unique = inserted = changed = unchanged = 0
+    rejects_file, version = None, None
+    for batch in read_status_batches(source):
+        rejects_file = _write_rejects(store, batch.rejects, "status", source, stamp) or rejects_file
+        polls = last_poll_per_key(batch.rows)
         done = store.upsert_status(polls)
-        return _Stored(polls.height, done.inserted, done.changed, done.unchanged, done.version)
-    if kind == "hours":
-        return _Stored(data.rows.height, data.rows.height, 0, 0, store.replace_hours(data.rows))
-    zones = data.rows.unique(STORE_ID, keep="last", maintain_order=True)
-    return _Stored(zones.height, zones.height, 0, 0, store.replace_timezones(zones))
+        accepted, rejected, blank = (
+            accepted + batch.rows.height,
+            rejected + batch.rejects.height,
+            blank + batch.blank_rows,
+        )
+        unique, inserted, changed, unchanged = (
+            unique + polls.height,
+            inserted + done.inserted,
+            changed + done.changed,
+            unchanged + done.unchanged,
+        )
+        version = done.version
+    return FileIngest(
+        kind="status",
+        source=source,
+        accepted=accepted,
+        rejected=rejected,
+        blank=blank,
+        duplicates_in_file=accepted - unique,  # within a batch; across batches: replaced/known
+        inserted=inserted,
+        changed=changed,
+        unchanged=unchanged,
+        version=version,
+        rejects_file=rejects_file,
+    )
 
 
 def last_poll_per_key(polls: pl.DataFrame) -> pl.DataFrame:
@@ -144,17 +159,21 @@ def last_poll_per_key(polls: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write_rejects(
-    store: Store, data: ParsedInput, kind: str, source: Path, stamp: str
+    store: Store, rejects: pl.DataFrame, kind: str, source: Path, stamp: str
 ) -> Path | None:
-    """Keep rejected rows, with their reasons, where the user can find and fix them."""
-    if data.rejects.is_empty():
+    """Keep rejected rows, with their reasons, where the user can find and fix them.
+
+    One file per input file and ingest: the rejects of a later batch are appended to it.
+    """
+    if rejects.is_empty():
         return None
     target = store.data_dir.rejects / f"{stamp}-{kind}-{_UNSAFE_NAME.sub('_', source.name)}"
     if target.suffix != ".csv":
         target = target.with_name(target.name + ".csv")
     try:
         store.data_dir.rejects.mkdir(parents=True, exist_ok=True)
-        data.rejects.write_csv(target)
+        with target.open("ab") as handle:
+            rejects.write_csv(handle, include_header=handle.tell() == 0)
     except OSError as error:
         raise StoreError(f"cannot write rejects file {target}: {error}") from error
     return target

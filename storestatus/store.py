@@ -229,7 +229,15 @@ class Store:
             table = self._open(STATUS_TABLE)
             table_version = None if table is None else table.version()
             days = rows.get_column(POLL_DATE).unique().to_list()
-            stored = self._read_days(table, days)
+            # Only stored polls within the batch's time span can share a key with it; the Parquet
+            # statistics skip the rest, so an hourly batch reads an hour, not days.
+            first, last = rows.get_column(TIMESTAMP).min(), rows.get_column(TIMESTAMP).max()
+            span = (
+                (first, last)
+                if isinstance(first, datetime) and isinstance(last, datetime)
+                else None
+            )
+            stored = self._read_days(table, days, within=span)
             if stored.is_empty():  # nothing to compare with (e.g. a first or a new day's ingest)
                 new, changed = rows, rows.clear()
             else:
@@ -243,9 +251,10 @@ class Store:
             unchanged = rows.height - new.height - changed.height
             if changed.height:
                 touched = pl.concat([new, changed]).get_column(POLL_DATE).unique()
+                whole = self._read_days(table, touched.to_list())
                 content = (
                     pl.concat(
-                        [rows, stored.with_columns(pl.col(TIMESTAMP).dt.date().alias(POLL_DATE))]
+                        [rows, whole.with_columns(pl.col(TIMESTAMP).dt.date().alias(POLL_DATE))]
                     )
                     .filter(pl.col(POLL_DATE).is_in(touched.implode()))
                     .unique([STORE_ID, TIMESTAMP], keep="first")  # the new status wins
@@ -396,12 +405,21 @@ class Store:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         return self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
 
-    def _read_days(self, table: DeltaTable | None, days: list[date]) -> pl.DataFrame:
-        """The status table's polls of some UTC dates (only those partitions' files are opened)."""
+    def _read_days(
+        self,
+        table: DeltaTable | None,
+        days: list[date],
+        *,
+        within: tuple[datetime, datetime] | None = None,
+    ) -> pl.DataFrame:
+        """The status table's polls of some UTC dates (only those partitions' files are opened),
+        optionally only those timestamped ``within`` (first, last)."""
         if table is None or not days:
             return OBSERVATIONS_SCHEMA.to_frame()
         files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
-        return self._read_parquet(files, OBSERVATIONS_SCHEMA.names()).cast(OBSERVATIONS_SCHEMA)
+        when = None if within is None else pl.col(TIMESTAMP).is_between(*within)
+        stored = self._read_parquet(files, OBSERVATIONS_SCHEMA.names(), where=when)
+        return stored.cast(OBSERVATIONS_SCHEMA)
 
     def latest_poll(self, snapshot: Snapshot) -> datetime | None:
         """Exact timestamp of the latest poll, reading only the newest date partition."""
@@ -439,10 +457,13 @@ class Store:
             return TIMEZONES_SCHEMA.to_frame()
         return self._read_parquet(table.file_uris(), TIMEZONES_SCHEMA.names())
 
-    def _read_parquet(self, files: list[str], columns: list[str]) -> pl.DataFrame:
+    def _read_parquet(
+        self, files: list[str], columns: list[str], *, where: pl.Expr | None = None
+    ) -> pl.DataFrame:
         if not files:
             return pl.DataFrame(schema=dict.fromkeys(columns, pl.String()))
         try:
-            return pl.scan_parquet(files).select(columns).collect()
+            scan = pl.scan_parquet(files).select(columns)
+            return (scan if where is None else scan.filter(where)).collect()
         except (pl.exceptions.PolarsError, OSError) as error:
             raise StoreError(f"cannot read {self.tables}: {error}") from error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import tempfile
 import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, timezone
@@ -892,3 +893,50 @@ def test_store_ids_longer_than_255_characters_are_rejected_by_every_path() -> No
     assert reasons(zones(f"{too_long},UTC")) == [
         (1, "store_id too long (256 characters, at most 255)")
     ]
+
+
+def batches_as_one(parts: list[ParsedInput]) -> ParsedInput:
+    return ParsedInput(
+        rows=pl.concat([part.rows for part in parts]),
+        rejects=pl.concat([part.rejects for part in parts]),
+        blank_rows=sum(part.blank_rows for part in parts),
+    )
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    records=st.lists(  # a quoted newline must not cut a record in two at a batch's edge
+        status_records() | st.just(["a\nb", "active", "2023-01-22 12:00:00 UTC"]), max_size=25
+    ),
+    rows=st.integers(1, 7),
+    streamed=st.booleans(),
+    crlf=st.booleans(),
+)
+def test_status_batches_are_the_whole_file_cut_in_pieces(
+    records: list[list[str]], rows: int, streamed: bool, crlf: bool
+) -> None:
+    lines = [",".join('"' + field.replace('"', '""') + '"' for field in row) for row in records]
+    data = csv(STATUS_HEADER, *lines, newline="\r\n" if crlf else "\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "status.csv"
+        path.write_bytes(data)
+        whole = read_status_csv(path)
+        # streamed: Polars reads the file on disk a slice at a time; otherwise whole, as one batch
+        parts = list(
+            readers.read_status_batches(path, rows=rows, whole_below=0 if streamed else 1 << 30)
+        )
+    assert len(parts) == (max(1, -(-len(records) // rows)) if streamed else 1)
+    joined = batches_as_one(parts)
+    assert_frame_equal(joined.rows, whole.rows)
+    assert_frame_equal(joined.rejects, whole.rejects)  # row numbers count from the file's start
+    assert joined.blank_rows == whole.blank_rows
+
+
+def test_status_batches_check_the_header_even_without_records(tmp_path: Path) -> None:
+    path = tmp_path / "status.csv"
+    path.write_bytes(csv("store_id,timestamp_utc"))
+    with pytest.raises(InputError, match="missing required column 'status'"):
+        list(readers.read_status_batches(path, whole_below=0))
+    path.write_bytes(csv(STATUS_HEADER))
+    (only,) = readers.read_status_batches(path, whole_below=0)
+    assert only.rows.is_empty()
