@@ -251,3 +251,28 @@ def test_hostile_input_is_stored_or_rejected_never_dropped(case: Case, tmp_path:
         "timezones": lambda: stored.read_timezones(snapshot),
     }
     assert read[case.kind]().height == case.accepted
+
+
+def test_ids_and_file_names_never_become_paths(tmp_path: Path) -> None:
+    source = tmp_path / "in" / "..%2F poll;s $(x).csv"
+    source.parent.mkdir()
+    source.write_bytes(
+        STATUS_HEADER
+        + b"../../escaped,active,2023-01-22 12:00:00 UTC\n"
+        + b"/etc/passwd,active,2023-01-22 12:00:00 UTC\n"
+        + b"../x,unknown,2023-01-22 12:00:00 UTC\n"
+    )
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        app, ["ingest", "--status", str(source), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.stderr
+    created = [path for path in tmp_path.rglob("*") if source.parent not in (path, path.parent)]
+    assert all(path == data_dir or data_dir in path.parents for path in created)
+    (rejects,) = (data_dir / "rejects").iterdir()
+    assert rejects.name.endswith("-status-.._2F_poll_s_x_.csv")  # only [A-Za-z0-9._-]
+    snapshot = Store(DataDir(data_dir)).snapshot()
+    stored = Store(DataDir(data_dir)).read_observations(
+        snapshot, date(2023, 1, 22), date(2023, 1, 22)
+    )
+    assert sorted(stored.get_column("store_id").to_list()) == ["../../escaped", "/etc/passwd"]
