@@ -211,7 +211,11 @@ _CSV_OPTIONS: Final = {
 
 def _read_text_frame(source: Source, kind: str) -> pl.DataFrame:
     """Read the whole CSV as text columns, with header names stripped (first duplicate wins)."""
-    data = _load_bytes(source, kind)
+    return _text_frame_of(_load_bytes(source, kind), kind)
+
+
+def _text_frame_of(data: bytes | Path, kind: str) -> pl.DataFrame:
+    """``_read_text_frame`` of what ``_load_bytes`` returned."""
     with _csv_errors(kind):
         frame = pl.read_csv(data, **_CSV_OPTIONS)  # type: ignore[arg-type]
     return _stripped_header(frame)
@@ -228,7 +232,7 @@ def _read_text_batches(
     """
     data = _load_bytes(source, kind)
     if isinstance(data, bytes) or data.stat().st_size < whole_below:
-        yield _read_text_frame(data, kind)
+        yield _text_frame_of(data, kind)
         return
     # One slice of the scan at a time: Polars' own batch iterator reads ahead without bound
     # when the consumer (parsing, writing) is slower than the reader.
