@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
@@ -21,11 +22,19 @@ import typer
 
 from storestatus import __version__, reports
 from storestatus.config import DATA_DIR_ENV, DataDir, default_data_dir, short_lived_process
-from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_RUNNING, StoreStatusError
-from storestatus.reports import report_csv, report_status
+from storestatus.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUNNING,
+    StoreStatusError,
+)
+from storestatus.outcome import Outcome, render_outcome
+from storestatus.reports import ReportRecord, report_csv, report_status
 
 if TYPE_CHECKING:
     from storestatus.service import FileIngest
+    from storestatus.store import Store
 
 app = typer.Typer(
     name="storestatus",
@@ -33,22 +42,37 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain Click help and errors: paragraphs re-wrapped to the terminal, no boxes, and a usage
+    # error is a short plain message (issue #8: boxes broke at 80 columns).
+    rich_markup_mode=None,
 )
 
 DataDirOption = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
+        metavar="DIR",
         envvar=DATA_DIR_ENV,
-        help="Data directory.",
-        # A literal "[default: ...]" in help is eaten as rich markup; show_default is rendered.
-        show_default="$XDG_DATA_HOME/storestatus or ~/.local/share/storestatus",
+        help="The store: default $XDG_DATA_HOME/storestatus, else ~/.local/share/storestatus.",
+        show_default=False,
     ),
 ]
-InputFile = Annotated[
-    Path | None,
-    typer.Option(exists=True, dir_okay=False, readable=True, help="CSV file (.csv or .csv.gz)."),
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print nothing on success (for cron); errors still go to stderr."
+    ),
 ]
+LockTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0,
+        metavar="SECONDS",
+        help="Give up if another ingest or compact holds the store this long.",
+        show_default="no limit",
+    ),
+]
+MAX_FUTURE_ENV: Final = "STORESTATUS_MAX_FUTURE"
 
 _DEMO_TIMEOUT_SECONDS: Final = 120.0
 MIN_RETAIN_DAYS: Final = 8  # a report reads the 8 days before its reference time
@@ -66,14 +90,18 @@ def _data_dir(option: Path | None) -> DataDir:
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(*, interrupted: str = "stopped") -> Iterator[None]:
     """Turn the core's errors into one line on stderr and their exit code: no tracebacks.
+
+    Ctrl-C (or SIGTERM, see ``short_lived_process``) ends with one line saying what became of
+    the work, ``interrupted``, and exit code 130 (the shell's for SIGINT).
 
     Delta's Rust threads may print a panic message straight to file descriptor 2 as a write
     fails (e.g. on a full disk). Such output is held back while the command runs and shown only
     if it succeeds anyway, so that a failure is exactly one line.
     """
-    failure: StoreStatusError | None = None
+    failure: str | None = None
+    code = EXIT_OK
     with tempfile.TemporaryFile() as held:
         sys.stderr.flush()
         stderr = os.dup(2)
@@ -81,7 +109,9 @@ def _user_errors() -> Iterator[None]:
         try:
             yield
         except StoreStatusError as error:
-            failure = error
+            failure, code = f"Error: {error}", error.exit_code
+        except KeyboardInterrupt:
+            failure, code = f"Interrupted: {interrupted}", EXIT_INTERRUPTED
         finally:
             sys.stderr.flush()
             os.dup2(stderr, 2)
@@ -91,8 +121,28 @@ def _user_errors() -> Iterator[None]:
                 sys.stderr.write(held.read().decode(errors="replace"))
                 sys.stderr.flush()
     if failure is not None:
-        typer.echo(f"Error: {failure}", err=True)
-        raise typer.Exit(failure.exit_code) from None
+        typer.echo(failure, err=True)
+        raise typer.Exit(code) from None
+
+
+def _timestamp(text: str, option: str) -> datetime:
+    """An option's timestamp, by the one grammar of ``storestatus.timestamps``; else exit 2."""
+    from storestatus.timestamps import parse_instant  # noqa: PLC0415
+
+    try:
+        return parse_instant(text)
+    except StoreStatusError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+def _duration(text: str, option: str) -> timedelta:
+    """An option's duration (``1h``, ``90m``); else exit 2."""
+    from storestatus.timestamps import parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(text)
+    except StoreStatusError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
 
 
 def _version(value: bool) -> None:
@@ -112,27 +162,76 @@ def _main(
 
 @app.command()
 def ingest(
-    status: InputFile = None,
-    hours: InputFile = None,
-    timezones: InputFile = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[FILE]...",
+            help="More status files, so that --status hourly/*.csv works.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    status: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="FILE",
+            help="Status polls (.csv or .csv.gz); give as many as you like.",
+            show_default=False,
+        ),
+    ] = None,
+    hours: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Business hours: a new snapshot.")
+    ] = None,
+    timezones: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Time zones: a new snapshot.")
+    ] = None,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Accept a snapshot that drops more than half of the current stores.",
+        ),
+    ] = False,
+    max_future: Annotated[
+        str,
+        typer.Option(
+            metavar="DURATION",
+            envvar=MAX_FUTURE_ENV,
+            help="Reject polls stamped later than the clock plus this (e.g. 30m, 2h).",
+        ),
+    ] = "1h",
+    lock_timeout: LockTimeoutOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Add status polls and replace business hours and/or time zones.
+    """Add status polls; replace business hours and time zones.
 
-    Polls are upserted by (store_id, timestamp_utc), so re-ingesting a file adds nothing. Hours
-    and time zones replace their previous snapshot. Unreadable rows go to a rejects CSV.
+    All or nothing: a file that cannot be used stores nothing of the whole ingest.
 
-    Example: storestatus ingest --status polls.csv --hours hours.csv --timezones tz.csv
+    Polls are upserted by (store_id, timestamp_utc), so re-ingesting a file adds nothing.
+    Hours and time zones replace their previous snapshot. Unusable rows go to a rejects CSV.
+
+    \b
+    Example:
+      storestatus ingest --status polls.csv --hours hours.csv --timezones tz.csv
     """
     from storestatus.service import ingest_files  # noqa: PLC0415
     from storestatus.store import Store  # noqa: PLC0415
 
-    with _user_errors():
+    directory = _data_dir(data_dir)
+    tolerance = _duration(max_future, "--max-future")
+    created = not directory.exists()
+    with _user_errors(interrupted="nothing was stored (the ingest was rolled back)"):
         results = ingest_files(
-            Store(_data_dir(data_dir)), status=status, hours=hours, timezones=timezones
+            _store(Store, directory, lock_timeout),
+            status=[*(status or ()), *(files or ())],
+            hours=hours,
+            timezones=timezones,
+            allow_shrink=allow_shrink,
+            max_future=tolerance,
         )
-    for result in results:
-        typer.echo(_describe(result))
+    made = (f"created the data directory {directory.root}",) if created else ()
+    render_outcome(Outcome(summary=tuple(map(_describe, results)), messages=made), quiet=quiet)
 
 
 def _describe(result: FileIngest) -> str:
@@ -158,31 +257,47 @@ def trigger_report(
     as_of: Annotated[
         str | None,
         typer.Option(
-            help="Reference time (UTC unless a zone is given).", show_default="latest poll"
+            metavar="TIMESTAMP",
+            help="Reference time (UTC unless a zone is given).",
+            show_default="latest poll",
         ),
     ] = None,
     interpolation: Annotated[
         InterpolationChoice, typer.Option(help="How gaps between polls are filled.")
     ] = InterpolationChoice.nearest,
-    wait: Annotated[bool, typer.Option(help="Compute in the foreground.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Compute in the foreground; exit 1 if the report fails."),
+    ] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Start a report and print its id; it is computed in the background.
+    """Start a report in the background; print its id.
 
-    Example: storestatus trigger-report --as-of 2023-01-25T18:00:00Z
+    \b
+    Example:
+      storestatus trigger-report --as-of 2023-01-25T18:00:00Z
     """
-    from storestatus.service import parse_instant  # noqa: PLC0415
-
     directory = _data_dir(data_dir)
-    try:
-        instant = None if as_of is None else parse_instant(as_of)
-    except StoreStatusError as error:
-        raise typer.BadParameter(str(error), param_hint="--as-of") from None
+    instant = None if as_of is None else _timestamp(as_of, "--as-of")
     with _user_errors():
         report_id = reports.trigger_report(
             directory, as_of=instant, interpolation=interpolation.value, wait=wait
         )
-    typer.echo(report_id)
+        record = report_status(directory, report_id) if wait else None
+    if record is None:
+        render_outcome(Outcome(data=(report_id,)))
+    assert record is not None
+    failed = record.state == "Failed"
+    render_outcome(
+        Outcome(
+            data=(report_id,),
+            messages=(
+                *(f"Warning: {warning}" for warning in record.warnings),
+                *([f"Failed: {record.error}"] if failed else []),
+            ),
+            exit_code=EXIT_ERROR if failed else EXIT_OK,
+        )
+    )
 
 
 @app.command("get-report")
@@ -190,46 +305,76 @@ def get_report(
     report_id: Annotated[str, typer.Argument(metavar="ID", help="Id from trigger-report.")],
     output: Annotated[
         str | None,
-        typer.Option(help="Also copy the CSV to this file; '-' writes the CSV to stdout."),
+        typer.Option(
+            metavar="FILE",
+            help="Also copy the CSV to FILE (replaced atomically); '-' writes it to stdout.",
+        ),
     ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Print a report's state: Running, Complete (and its CSV path) or Failed: <reason>.
+    """Show a report's state and, once complete, its CSV.
+
+    The first line is Running, Complete (then the CSV's path) or Failed: <reason>.
 
     Exit code 0 complete, 75 running, 1 failed, 2 unknown id.
 
-    Example: storestatus get-report Qm9vLWJhci1iYXotcXV4 --output report.csv
+    \b
+    Example:
+      storestatus get-report hAS2vTZe7wkhSCQbP_6nOA --output report.csv
     """
     directory = _data_dir(data_dir)
-    to_stdout = output == "-"
     with _user_errors():
         record = report_status(directory, report_id)
         csv_path = report_csv(directory, report_id)
-        if record.state == "Running":
-            typer.echo("Running", err=to_stdout)
-            raise typer.Exit(EXIT_RUNNING)
-        if record.state == "Failed":
-            typer.echo(f"Failed: {record.error}", err=to_stdout)
-            raise typer.Exit(EXIT_ERROR)
-        typer.echo("Complete", err=to_stdout)
-        typer.echo(str(csv_path), err=to_stdout)
-        _copy_csv(csv_path, output)
-    raise typer.Exit(EXIT_OK)
+        if record.state == "Complete" and output is not None:
+            _copy_report(csv_path, output)  # before saying Complete: it may fail
+    render_outcome(_report_outcome(record, csv_path, to_stdout=output == "-"))
 
 
-def _copy_csv(csv_path: Path, output: str | None) -> None:
+def _report_outcome(record: ReportRecord, csv_path: Path, *, to_stdout: bool) -> Outcome:
+    """State lines (on stderr when the CSV itself goes to stdout), warnings, exit code."""
+    warnings = tuple(f"Warning: {warning}" for warning in record.warnings)
+    lines: tuple[str, ...]
+    if record.state == "Running":
+        lines, code = ("Running",), EXIT_RUNNING
+    elif record.state == "Failed":
+        lines, code = (f"Failed: {record.error}",), EXIT_ERROR
+    else:
+        lines, code = ("Complete", str(csv_path)), EXIT_OK
+    if to_stdout:
+        return Outcome(messages=lines + warnings, exit_code=code)
+    return Outcome(data=lines, messages=warnings, exit_code=code)
+
+
+def _copy_report(csv_path: Path, output: str) -> None:
+    """Copy the CSV to ``output`` (replacing it atomically), or stream it to stdout for ``-``."""
+    from storestatus.durable import copy_atomically  # noqa: PLC0415
     from storestatus.errors import StoreError  # noqa: PLC0415
 
+    if output == "-":
+        _stream_to_stdout(csv_path)
+        return
     try:
-        if output == "-":
-            with csv_path.open("rb") as source:
-                sys.stdout.flush()
-                shutil.copyfileobj(source, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-        elif output is not None:
-            shutil.copyfile(csv_path, output)
+        copy_atomically(csv_path, Path(output))
     except OSError as error:
-        raise StoreError(f"cannot copy the report to {output}: {error}") from error
+        raise StoreError(
+            f"cannot copy the report to {output} ({error.strerror or error}); "
+            "the previous file, if any, is unchanged"
+        ) from error
+
+
+def _stream_to_stdout(csv_path: Path) -> None:
+    """Write the CSV to stdout; a reader that stops early (``| head``) is not an error."""
+    try:
+        with csv_path.open("rb") as source:
+            sys.stdout.flush()
+            shutil.copyfileobj(source, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull, so that the flush at exit does not fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @app.command()
@@ -237,13 +382,25 @@ def demo(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where to keep the demo store.", show_default="a new temporary directory"
+            metavar="DIR",
+            help="A new or empty directory for the demo store; it is kept.",
+            show_default="a temporary one",
         ),
     ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the temporary directory, to explore it afterwards."),
+    ] = False,
 ) -> None:
-    """Ingest the bundled example data, trigger a report, poll it and show the result.
+    """Run the whole job on bundled example data.
 
-    Example: storestatus demo
+    It ingests, triggers a report, polls it until complete and shows the first rows.
+
+    It never writes into a directory that holds anything, so it cannot touch a real store.
+
+    \b
+    Example:
+      storestatus demo
     """
     import tempfile  # noqa: PLC0415
     from importlib.resources import as_file, files  # noqa: PLC0415
@@ -254,37 +411,68 @@ def demo(
     from storestatus.service import ingest_files  # noqa: PLC0415
     from storestatus.store import Store  # noqa: PLC0415
 
-    console = Console()
+    console = Console(soft_wrap=True)  # a path or a command is never broken across lines
+    with _user_errors():
+        _require_empty(data_dir)
     root = data_dir or Path(tempfile.mkdtemp(prefix="storestatus-demo-"))
+    kept = keep or data_dir is not None
     directory = DataDir(root)
-    with _user_errors(), as_file(files("storestatus") / "demo_data") as bundled:
-        console.print(f"[bold]1. ingest[/] the bundled example data into {root}")
-        for result in ingest_files(
-            Store(directory),
-            status=bundled / "store_status.csv",
-            hours=bundled / "business_hours.csv",
-            timezones=bundled / "timezones.csv",
-        ):
-            console.print(f"   {_describe(result)}", markup=False, highlight=False)
-        report_id = reports.trigger_report(directory)
-        console.print(f"[bold]2. trigger-report[/] started report {report_id}")
-        deadline = time.monotonic() + _DEMO_TIMEOUT_SECONDS
-        with console.status("[bold]3. get-report[/] polling until the report is complete"):
-            record = report_status(directory, report_id)
-            while record.state == "Running" and time.monotonic() < deadline:
-                time.sleep(0.1)
+    try:
+        with _user_errors(), as_file(files("storestatus") / "demo_data") as bundled:
+            console.print(f"[bold]1. ingest[/] the bundled example data into {root}")
+            for result in ingest_files(
+                Store(directory),
+                status=bundled / "store_status.csv",
+                hours=bundled / "business_hours.csv",
+                timezones=bundled / "timezones.csv",
+            ):
+                console.print(f"   {_describe(result)}", markup=False, highlight=False)
+            report_id = reports.trigger_report(directory)
+            console.print(f"[bold]2. trigger-report[/] started report {report_id}")
+            deadline = time.monotonic() + _DEMO_TIMEOUT_SECONDS
+            with console.status("[bold]3. get-report[/] polling until the report is complete"):
                 record = report_status(directory, report_id)
-        if record.state != "Complete":
-            console.print(f"[red]Report did not complete: {record.state} {record.error or ''}")
-            raise typer.Exit(EXIT_ERROR)
-        csv_path = report_csv(directory, report_id)
-        console.print(f"[bold]3. get-report[/] Complete: {record.rows} stores as of {record.now}")
-        console.print(report_table(csv_path, limit=10))
-        console.print(f"Full report: {csv_path}")
-        console.print(
-            f"Try: storestatus get-report {report_id} --data-dir {root} --output -",
-            markup=False,
-            highlight=False,
+                while record.state == "Running" and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    record = report_status(directory, report_id)
+            if record.state != "Complete":
+                raise StoreStatusError(
+                    f"the report did not complete: {record.state} {record.error}"
+                )
+            csv_path = report_csv(directory, report_id)
+            console.print(
+                f"[bold]3. get-report[/] Complete: {record.rows} stores as of {record.now}"
+            )
+            console.print(report_table(csv_path, limit=10))
+            if kept:
+                console.print(f"Full report: {csv_path}", markup=False, highlight=False)
+                console.print(
+                    f"Try: storestatus get-report {report_id} --data-dir {root} --output -",
+                    markup=False,
+                    highlight=False,
+                )
+    finally:
+        if not kept:
+            shutil.rmtree(root, ignore_errors=True)
+            console.print(
+                f"Removed the demo directory {root} (--keep keeps it).",
+                markup=False,
+                highlight=False,
+            )
+
+
+def _require_empty(data_dir: Path | None) -> None:
+    """Refuse a ``--data-dir`` that holds anything: the demo must never mix into a real store."""
+    from storestatus.errors import StoreError  # noqa: PLC0415
+
+    if data_dir is None or not data_dir.exists():
+        return
+    if not data_dir.is_dir():
+        raise StoreError(f"demo: {data_dir} is not a directory; give a new or empty directory")
+    if any(data_dir.iterdir()):
+        raise StoreError(
+            f"demo: {data_dir} is not empty (is it a real store?); "
+            "the demo only writes into a new or empty directory"
         )
 
 
@@ -299,10 +487,14 @@ def generate(
     *,
     stores: Annotated[
         int,
-        typer.Option(help="How many stores; beyond the 13,584 real ones come numbered copies."),
+        typer.Option(
+            metavar="N", help="How many stores; beyond the 13,584 real ones come numbered copies."
+        ),
     ] = 14_000,
-    days: Annotated[int, typer.Option(min=0, help="Days of polls before --end.")] = 7,
-    hours: Annotated[int, typer.Option(min=0, help="Hours of polls, added to --days.")] = 0,
+    days: Annotated[int, typer.Option(min=0, metavar="N", help="Days of polls before --end.")] = 7,
+    hours: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Hours of polls, added to --days.")
+    ] = 0,
     end: Annotated[
         str | None,
         typer.Option(
@@ -312,31 +504,28 @@ def generate(
         ),
     ] = None,
     seed: Annotated[
-        int, typer.Option(min=0, help="Random seed; the same options give the same files.")
+        int,
+        typer.Option(min=0, metavar="N", help="Random seed; the same options give the same files."),
     ] = 0,
 ) -> None:
-    """Write seeded, realistic polls, business hours and time zones for any number of stores.
+    """Write realistic test data for any number of stores.
 
     Writes store_status.csv, business_hours.csv and timezones.csv into OUT_DIR, ready for
     ingest. Hours and time zones are those of real stores (copied for larger runs); about 77% of
     the store-hours get a poll, with gaps and outages.
 
-    Example: storestatus generate /tmp/gen --stores 100000 --days 7
+    \b
+    Example:
+      storestatus generate /tmp/gen --stores 100000 --days 7
     """
     from datetime import timedelta  # noqa: PLC0415
 
     from storestatus.generate import DEFAULT_END, generate_dataset, write_dataset  # noqa: PLC0415
-    from storestatus.service import parse_instant  # noqa: PLC0415
 
-    if stores < 1:
-        raise typer.BadParameter(f"{stores} stores: give at least 1", param_hint="--stores")
     span = timedelta(days=days, hours=hours)
     if span <= timedelta(0):
         raise typer.BadParameter("no time to poll: give --days or --hours above 0")
-    try:
-        instant = DEFAULT_END if end is None else parse_instant(end)
-    except StoreStatusError as error:
-        raise typer.BadParameter(str(error), param_hint="--end") from None
+    instant = DEFAULT_END if end is None else _timestamp(end, "--end")
     with _user_errors():
         dataset = generate_dataset(stores, span, end=instant, seed=seed)
         paths = write_dataset(dataset, out_dir)
@@ -352,26 +541,44 @@ def compact(
         int | None,
         typer.Option(
             min=MIN_RETAIN_DAYS,
+            metavar="DAYS",
             help="Also drop polls of UTC dates more than this many days before the newest poll.",
         ),
     ] = None,
+    lock_timeout: LockTimeoutOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Merge small files, optionally drop old polls, and delete files no longer needed.
+    """Merge small files, drop old polls, delete unused files.
 
-    Run it daily or weekly from cron: hourly ingests add one small file per hour. Reports that
-    are running keep reading; ingests wait for it. Without --retain-days nothing is dropped.
+    Run it daily from cron: hourly ingests add one small file per hour. Reports that are
+    running keep reading; ingests wait for it. Without --retain-days nothing is dropped.
 
-    Example: storestatus compact --retain-days 35
+    \b
+    Example:
+      storestatus compact --retain-days 35
     """
     from storestatus.store import Store  # noqa: PLC0415
 
-    with _user_errors():
-        done = Store(_data_dir(data_dir)).compact(retain_days=retain_days)
-    typer.echo(
-        f"compacted: {done.files_before} data files -> {done.files_after}, "
-        f"{done.deleted_files} unused files deleted, {done.dropped_polls} old polls dropped"
+    directory = _data_dir(data_dir)
+    with _user_errors(interrupted="compact stopped; nothing was dropped"):
+        directory.require()
+        done = _store(Store, directory, lock_timeout).compact(retain_days=retain_days)
+    render_outcome(
+        Outcome(
+            summary=(
+                f"compacted: {done.files_before} data files -> {done.files_after}, "
+                f"{done.deleted_files} unused files deleted, "
+                f"{done.dropped_polls} old polls dropped",
+            )
+        ),
+        quiet=quiet,
     )
+
+
+def _store(store_class: type[Store], directory: DataDir, lock_timeout: float | None) -> Store:
+    """The store, for a command that writes to it."""
+    return store_class(directory)
 
 
 def main() -> None:

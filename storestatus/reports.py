@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from storestatus.config import DataDir
+from storestatus.durable import replacing, write_atomically
 from storestatus.errors import ReportNotFoundError, StoreError
 
 if TYPE_CHECKING:  # schemas imports Polars, which polling a report should not load
@@ -59,6 +60,9 @@ class ReportRecord:
     table_versions: dict[str, int | None] = field(default_factory=dict)
     rows: int | None = None
     error: str | None = None
+    polls_in_window: int | None = None  # candidate polls the report counted from
+    stores_polled: int | None = None  # stores with at least one of them
+    warnings: list[str] = field(default_factory=list)  # e.g. no polls in the window
 
 
 def _utc_now() -> str:
@@ -71,19 +75,21 @@ class ReportFiles:
     def __init__(self, data_dir: DataDir) -> None:
         self.folder = data_dir.reports
 
+    def unknown(self, report_id: str) -> ReportNotFoundError:
+        """The error for an id this data directory never issued, naming where we looked."""
+        return ReportNotFoundError(f"unknown report id {report_id!r} in {self.folder}")
+
     def path(self, report_id: str, suffix: str) -> Path:
         """Path of one of a report's files; only for ids of our own format."""
         if not _ID_PATTERN.fullmatch(report_id):
-            raise ReportNotFoundError(f"unknown report id {report_id!r}")
+            raise self.unknown(report_id)
         return self.folder / f"{report_id}{suffix}"
 
     def write(self, record: ReportRecord) -> None:
-        """Replace the record atomically (write a temporary file, then rename)."""
+        """Replace the record atomically and durably."""
         target = self.path(record.report_id, ".json")
-        temporary = target.with_suffix(".json.tmp")
         try:
-            temporary.write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
-            os.replace(temporary, target)
+            write_atomically(target, (json.dumps(asdict(record), indent=2) + "\n").encode())
         except OSError as error:
             raise StoreError(f"cannot write report record {target}: {error}") from error
 
@@ -94,14 +100,18 @@ class ReportFiles:
             data = json.loads(path.read_text(encoding="utf-8"))
             return ReportRecord(**data)
         except FileNotFoundError:
-            raise ReportNotFoundError(f"unknown report id {report_id!r}") from None
+            raise self.unknown(report_id) from None
         except (OSError, ValueError, TypeError) as error:
             raise StoreError(f"cannot read report record {path}: {error}") from error
 
     @contextmanager
     def hold_lock(self, report_id: str, *, wait: bool) -> Iterator[int | None]:
         """Hold the report's lock; yields its file descriptor, or None if another holds it."""
-        descriptor = os.open(self.path(report_id, ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        path = self.path(report_id, ".lock")
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise StoreError(f"cannot write report files in {self.folder}: {error}") from error
         try:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -125,6 +135,7 @@ def trigger_report(
     The report's lock is taken before its Running record exists and is handed to the worker, so
     there is no moment at which the record says Running while nobody holds the lock.
     """
+    data_dir.require()
     files = ReportFiles(data_dir)
     try:
         files.folder.mkdir(parents=True, exist_ok=True)
@@ -180,9 +191,8 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
             Store(data_dir), as_of=as_of, interpolation=record.interpolation
         )
         csv_path = files.path(report_id, ".csv")
-        temporary = csv_path.with_suffix(".csv.tmp")
-        result.report.write_csv(temporary, float_precision=2)
-        os.replace(temporary, csv_path)
+        with replacing(csv_path) as handle:
+            result.report.write_csv(handle, float_precision=2)
         finished = replace(
             record,
             state="Complete",
@@ -190,6 +200,9 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
             now=result.now.isoformat(),
             table_versions=result.snapshot.versions,
             rows=result.report.height,
+            polls_in_window=result.polls_in_window,
+            stores_polled=result.stores_polled,
+            warnings=list(result.warnings),
         )
     except Exception as error:
         # Any failure, expected or not, must end as Failed with a reason, never Running.
@@ -201,6 +214,7 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
 
 def report_status(data_dir: DataDir, report_id: str) -> ReportRecord:
     """The report's record; a Running report whose process is gone is marked Failed."""
+    data_dir.require()
     files = ReportFiles(data_dir)
     record = files.read(report_id)
     if record.state != "Running":

@@ -195,14 +195,16 @@ def test_bad_usage_exits_2(invoke: Invoke, args: tuple[str, ...]) -> None:
 
 
 @pytest.mark.parametrize("report_id", ["../x", "AAAAAAAAAAAAAAAAAAAAAA", "", "a/b"])
-def test_unknown_report_ids_exit_2(invoke: Invoke, report_id: str) -> None:
+def test_unknown_report_ids_exit_2(invoke: Invoke, data_dir: Path, report_id: str) -> None:
+    ingest_examples(invoke)
     result = invoke("get-report", report_id)
     assert result.exit_code == 2
-    assert "unknown report id" in result.stderr
+    assert result.stderr == f"Error: unknown report id {report_id!r} in {data_dir / 'reports'}\n"
 
 
 def _running_record(data_dir: Path, report_id: str) -> ReportFiles:
     """A report record that says Running, as trigger-report leaves it."""
+    (data_dir / "tables").mkdir(parents=True)  # a data directory, as ingest leaves it
     files = ReportFiles(DataDir(data_dir))
     files.folder.mkdir(parents=True)
     files.write(
