@@ -113,7 +113,7 @@ class Settings:
     sizes: Sizes
     runs: int
     runs_c: int
-    results: Path
+    results: Path | None  # None: print only (a --quick smoke run must not replace the figures)
     workdir: Path | None
     keep: bool
 
@@ -669,8 +669,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
     parser.add_argument(
         "--results",
         type=Path,
-        default=DEFAULT_RESULTS,
-        help="markdown file to write [default: examples/bench_results.md]",
+        help="markdown file to write [default: examples/bench_results.md; none with --quick]",
     )
     parser.add_argument(
         "--workdir", type=Path, help="empty or new directory for data [default: a new temp dir]"
@@ -701,7 +700,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         sizes=sizes,
         runs=args.runs or (1 if args.quick else DEFAULT_RUNS),
         runs_c=args.runs_c or (1 if args.quick else DEFAULT_RUNS_C),
-        results=args.results,
+        results=args.results or (None if args.quick else DEFAULT_RESULTS),
         workdir=args.workdir,
         keep=args.keep,
     )
@@ -739,6 +738,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown_table(bench.rows())
     sys.stdout.write(table)
     notes = "".join(f"\nNote: {note}\n" for note in bench.notes)
+    if settings.results is None:
+        _say("--quick: nothing written (give --results FILE to keep the table)")
+        return 0
     settings.results.parent.mkdir(parents=True, exist_ok=True)
     settings.results.write_text(machine_header(settings) + "\n" + table + notes, encoding="utf-8")
     _say(f"wrote {settings.results}")

@@ -411,7 +411,7 @@ def demo(
     from storestatus.service import ingest_files  # noqa: PLC0415
     from storestatus.store import Store  # noqa: PLC0415
 
-    console = Console(soft_wrap=True)  # a path or a command is never broken across lines
+    console = Console()
     with _user_errors():
         _require_empty(data_dir)
     root = data_dir or Path(tempfile.mkdtemp(prefix="storestatus-demo-"))
@@ -426,7 +426,13 @@ def demo(
                 hours=bundled / "business_hours.csv",
                 timezones=bundled / "timezones.csv",
             ):
-                console.print(f"   {_describe(result)}", markup=False, highlight=False)
+                stored = "new polls" if result.kind == "status" else "rows"
+                console.print(
+                    f"   {result.source.name}: {result.inserted} {stored}, "
+                    f"{result.rejected} rejected",
+                    markup=False,
+                    highlight=False,
+                )
             report_id = reports.trigger_report(directory)
             console.print(f"[bold]2. trigger-report[/] started report {report_id}")
             deadline = time.monotonic() + _DEMO_TIMEOUT_SECONDS
@@ -436,29 +442,22 @@ def demo(
                     time.sleep(0.1)
                     record = report_status(directory, report_id)
             if record.state != "Complete":
-                raise StoreStatusError(
-                    f"the report did not complete: {record.state} {record.error}"
-                )
+                reason = f"{record.state} {record.error or ''}".strip()
+                raise StoreStatusError(f"the report did not complete: {reason}")
             csv_path = report_csv(directory, report_id)
             console.print(
                 f"[bold]3. get-report[/] Complete: {record.rows} stores as of {record.now}"
             )
             console.print(report_table(csv_path, limit=10))
-            if kept:
-                console.print(f"Full report: {csv_path}", markup=False, highlight=False)
-                console.print(
-                    f"Try: storestatus get-report {report_id} --data-dir {root} --output -",
-                    markup=False,
-                    highlight=False,
-                )
+            if kept:  # one command a line, each short enough for 80 columns
+                plain = {"markup": False, "highlight": False, "soft_wrap": True}
+                console.print("The whole report, and the store to explore:", **plain)
+                console.print(f"  export {DATA_DIR_ENV}={root}", **plain)
+                console.print(f"  storestatus get-report {report_id} --output -", **plain)
     finally:
         if not kept:
             shutil.rmtree(root, ignore_errors=True)
-            console.print(
-                f"Removed the demo directory {root} (--keep keeps it).",
-                markup=False,
-                highlight=False,
-            )
+            console.print(f"Removed the demo directory {root} (--keep keeps it).", markup=False)
 
 
 def _require_empty(data_dir: Path | None) -> None:

@@ -65,3 +65,16 @@ def test_quick_run_prints_every_row_and_writes_the_machine_header(tmp_path: Path
     assert "- Command: `" in written
     assert "--quick --all" in written
     assert not workdir.exists()  # removed without --keep
+
+
+def test_a_quick_run_never_replaces_the_committed_figures() -> None:
+    # Issue #8: `bench.py --quick` used to overwrite examples/bench_results.md with toy numbers.
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import bench  # type: ignore[import-not-found]  # noqa: PLC0415
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    assert bench.parse_settings(["--quick"]).results is None
+    assert bench.parse_settings([]).results == SCRIPT.parent / "bench_results.md"
+    chosen = SCRIPT.parent / "elsewhere.md"
+    assert bench.parse_settings(["--quick", "--results", str(chosen)]).results == chosen
