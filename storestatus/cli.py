@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
@@ -33,8 +33,9 @@ from storestatus.outcome import Outcome, render_outcome
 from storestatus.reports import ReportRecord, report_csv, report_status
 
 if TYPE_CHECKING:
+    from storestatus.locks import WriterInfo
     from storestatus.service import FileIngest
-    from storestatus.store import Store
+    from storestatus.store import Compaction, Store
 
 app = typer.Typer(
     name="storestatus",
@@ -73,6 +74,14 @@ LockTimeoutOption = Annotated[
     ),
 ]
 MAX_FUTURE_ENV: Final = "STORESTATUS_MAX_FUTURE"
+MaxFutureOption = Annotated[
+    str,
+    typer.Option(
+        metavar="DURATION",
+        envvar=MAX_FUTURE_ENV,
+        help="Polls stamped later than the clock plus this are from a bad clock (e.g. 30m, 2h).",
+    ),
+]
 
 _DEMO_TIMEOUT_SECONDS: Final = 120.0
 MIN_RETAIN_DAYS: Final = 8  # a report reads the 8 days before its reference time
@@ -90,7 +99,7 @@ def _data_dir(option: Path | None) -> DataDir:
 
 
 @contextmanager
-def _user_errors(*, interrupted: str = "stopped") -> Iterator[None]:
+def _user_errors(*, interrupted: str = "stopped") -> Iterator[Terminal]:
     """Turn the core's errors into one line on stderr and their exit code: no tracebacks.
 
     Ctrl-C (or SIGTERM, see ``short_lived_process``) ends with one line saying what became of
@@ -98,7 +107,8 @@ def _user_errors(*, interrupted: str = "stopped") -> Iterator[None]:
 
     Delta's Rust threads may print a panic message straight to file descriptor 2 as a write
     fails (e.g. on a full disk). Such output is held back while the command runs and shown only
-    if it succeeds anyway, so that a failure is exactly one line.
+    if it succeeds anyway, so that a failure is exactly one line. What the command must say
+    meanwhile (e.g. that it waits for a lock) goes through the yielded ``Terminal``.
     """
     failure: str | None = None
     code = EXIT_OK
@@ -107,7 +117,7 @@ def _user_errors(*, interrupted: str = "stopped") -> Iterator[None]:
         stderr = os.dup(2)
         os.dup2(held.fileno(), 2)
         try:
-            yield
+            yield Terminal(stderr)
         except StoreStatusError as error:
             failure, code = f"Error: {error}", error.exit_code
         except KeyboardInterrupt:
@@ -123,6 +133,18 @@ def _user_errors(*, interrupted: str = "stopped") -> Iterator[None]:
     if failure is not None:
         typer.echo(failure, err=True)
         raise typer.Exit(code) from None
+
+
+class Terminal:
+    """The real stderr while ``_user_errors`` holds file descriptor 2 back."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+
+    def say(self, line: str) -> None:
+        """Show a line now, and only to a person: under cron (no terminal) stay quiet."""
+        if os.isatty(self._descriptor):
+            os.write(self._descriptor, f"{line}\n".encode())
 
 
 def _timestamp(text: str, option: str) -> datetime:
@@ -192,14 +214,7 @@ def ingest(
             help="Accept a snapshot that drops more than half of the current stores.",
         ),
     ] = False,
-    max_future: Annotated[
-        str,
-        typer.Option(
-            metavar="DURATION",
-            envvar=MAX_FUTURE_ENV,
-            help="Reject polls stamped later than the clock plus this (e.g. 30m, 2h).",
-        ),
-    ] = "1h",
+    max_future: MaxFutureOption = "1h",
     lock_timeout: LockTimeoutOption = None,
     quiet: QuietOption = False,
     data_dir: DataDirOption = None,
@@ -221,9 +236,9 @@ def ingest(
     directory = _data_dir(data_dir)
     tolerance = _duration(max_future, "--max-future")
     created = not directory.exists()
-    with _user_errors(interrupted="nothing was stored (the ingest was rolled back)"):
+    with _user_errors(interrupted="nothing was stored (the ingest was rolled back)") as terminal:
         results = ingest_files(
-            _store(Store, directory, lock_timeout),
+            _store(Store, directory, lock_timeout, terminal),
             status=[*(status or ()), *(files or ())],
             hours=hours,
             timezones=timezones,
@@ -450,10 +465,12 @@ def demo(
             )
             console.print(report_table(csv_path, limit=10))
             if kept:  # one command a line, each short enough for 80 columns
-                plain = {"markup": False, "highlight": False, "soft_wrap": True}
-                console.print("The whole report, and the store to explore:", **plain)
-                console.print(f"  export {DATA_DIR_ENV}={root}", **plain)
-                console.print(f"  storestatus get-report {report_id} --output -", **plain)
+                for line in (
+                    "The whole report, and the store to explore:",
+                    f"  export {DATA_DIR_ENV}={root}",
+                    f"  storestatus get-report {report_id} --output -",
+                ):
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
     finally:
         if not kept:
             shutil.rmtree(root, ignore_errors=True)
@@ -544,6 +561,12 @@ def compact(
             help="Also drop polls of UTC dates more than this many days before the newest poll.",
         ),
     ] = None,
+    *,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Drop polls even if that is more than half of them."),
+    ] = False,
+    max_future: MaxFutureOption = "1h",
     lock_timeout: LockTimeoutOption = None,
     quiet: QuietOption = False,
     data_dir: DataDirOption = None,
@@ -551,7 +574,9 @@ def compact(
     """Merge small files, drop old polls, delete unused files.
 
     Run it daily from cron: hourly ingests add one small file per hour. Reports that are
-    running keep reading; ingests wait for it. Without --retain-days nothing is dropped.
+    running keep reading; ingests wait for it. Without --retain-days nothing old is dropped.
+    Polls stamped in the future (a poller's bad clock) are moved to a rejects file. It never
+    drops more than half of the polls without --force.
 
     \b
     Example:
@@ -560,24 +585,47 @@ def compact(
     from storestatus.store import Store  # noqa: PLC0415
 
     directory = _data_dir(data_dir)
-    with _user_errors(interrupted="compact stopped; nothing was dropped"):
+    tolerance = _duration(max_future, "--max-future")
+    with _user_errors(interrupted="compact stopped; nothing was dropped") as terminal:
         directory.require()
-        done = _store(Store, directory, lock_timeout).compact(retain_days=retain_days)
-    render_outcome(
-        Outcome(
-            summary=(
-                f"compacted: {done.files_before} data files -> {done.files_after}, "
-                f"{done.deleted_files} unused files deleted, "
-                f"{done.dropped_polls} old polls dropped",
-            )
-        ),
-        quiet=quiet,
-    )
+        done = _store(Store, directory, lock_timeout, terminal).compact(
+            retain_days=retain_days, force=force, not_after=datetime.now(UTC) + tolerance
+        )
+    render_outcome(Outcome(summary=_compacted(done)), quiet=quiet)
 
 
-def _store(store_class: type[Store], directory: DataDir, lock_timeout: float | None) -> Store:
-    """The store, for a command that writes to it."""
-    return store_class(directory)
+def _compacted(done: Compaction) -> tuple[str, ...]:
+    """What compact did, one line for the files and one for each kind of poll dropped."""
+    lines = [
+        f"compacted: {done.files_before} data files -> {done.files_after}, "
+        f"{done.deleted_files} unused files deleted"
+    ]
+    if done.cutoff is not None:
+        lines.append(
+            f"dropped {done.dropped_polls} of {done.stored_polls} polls: "
+            f"those of UTC dates before {done.cutoff.isoformat()}"
+        )
+    if done.dropped_future:
+        lines.append(
+            f"set aside {done.dropped_future} polls stamped in the future "
+            f"(a poller's bad clock): see {done.rejects_file}"
+        )
+    leftovers = done.leftover_report_files + done.leftover_manifest_files + done.leftover_scratch
+    if leftovers:
+        lines.append(f"removed {leftovers} temporary files left by commands that were killed")
+    return tuple(lines)
+
+
+def _store(
+    store_class: type[Store], directory: DataDir, lock_timeout: float | None, terminal: Terminal
+) -> Store:
+    """The store, for a command that writes: it says on a terminal whom it waits for."""
+
+    def waiting(holder: WriterInfo | None) -> None:
+        whom = holder.describe() if holder is not None else "another process"
+        terminal.say(f"waiting for another writer: {whom} ...")
+
+    return store_class(directory, lock_timeout=lock_timeout, on_wait=waiting)
 
 
 def main() -> None:

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Final
 
+from storestatus.errors import StoreError
+
 DATA_DIR_ENV: Final = "STORESTATUS_DATA_DIR"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what cron, systemd and ``kill`` send), raised where Ctrl-C raises its
+    ``KeyboardInterrupt``: a command then stops the same way, an ingest rolled back."""
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(f"stopped by {signal.Signals(signum).name}")
 
 
 @contextmanager
@@ -22,13 +36,19 @@ def short_lived_process() -> Iterator[None]:
     (~0.1 s of an ingest), and once more at exit (~0.1 s): run it rarely, and skip it at exit.
     NumPy serves only elementwise kernels here, so its OpenBLAS need not start a thread per core
     (they busy-wait, taking ~0.1 s of CPU from the two cores Polars works on).
+    SIGTERM raises ``Terminated`` in the main thread, so that it unwinds like Ctrl-C (a writer
+    session rolls back and deletes what it wrote) instead of ending the process on the spot.
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.umask(os.umask(0) | 0o002)  # the user's umask, but nothing we create is world-writable
     gc.set_threshold(100_000, 50, 100)
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if main else None
     try:
         yield
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         gc.freeze()  # the objects left are torn down at exit anyway; do not scan them first
 
 
@@ -44,6 +64,26 @@ class DataDir:
 
     root: Path
 
+    def exists(self) -> bool:
+        """Whether this is a data directory (``ingest`` made it): it has a ``tables`` folder."""
+        return self.tables.is_dir()
+
+    def require(self) -> None:
+        """Fail unless this is a data directory: only ``ingest`` creates one (issue #8).
+
+        A mistyped or relative ``--data-dir`` (cron runs in ``$HOME``) must not quietly give an
+        empty store and all-zero reports.
+        """
+        if self.exists():
+            return
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"cannot use the data directory {self.root}: Not a directory")
+        raise StoreError(
+            f"{self.root} is not a storestatus data directory (it has no tables/): "
+            f"run `storestatus ingest --data-dir {self.root} ...` first, "
+            "or check --data-dir and STORESTATUS_DATA_DIR"
+        )
+
     @property
     def tables(self) -> Path:
         return self.root / "tables"
@@ -55,6 +95,11 @@ class DataDir:
     @property
     def rejects(self) -> Path:
         return self.root / "rejects"
+
+    @property
+    def scratch(self) -> Path:
+        """Temporary files of running commands (same file system as the tables, not RAM)."""
+        return self.root / "tmp"
 
     @property
     def manifest(self) -> Path:

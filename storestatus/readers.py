@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -34,6 +35,9 @@ import polars as pl
 
 from storestatus import schemas
 from storestatus.errors import InputError
+from storestatus.timestamps import MAX_YEAR as _MAX_YEAR
+from storestatus.timestamps import MIN_YEAR as _MIN_YEAR
+from storestatus.timestamps import parse_timestamps
 
 __all__ = [
     "HOURS_REJECTS_SCHEMA",
@@ -49,8 +53,6 @@ __all__ = [
 Source = str | Path | bytes
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
-_MIN_YEAR: Final = 1970
-_MAX_YEAR: Final = 2100
 STATUS_BATCH_ROWS: Final = 1_000_000  # records parsed and stored at a time: ~0.75 GB at peak
 STREAM_FROM_BYTES: Final = 128 << 20  # smaller files are read whole: ~2.2 M polls; A's is 105 MB
 _SHOW_MAX: Final = 60  # characters of a bad value quoted back in a reject reason
@@ -72,14 +74,6 @@ _END: Final = "__end"
 # Anything below 0x20, or DEL, makes an id unprintable and unsafe to echo or join on.
 _CONTROL_CHARS: Final = r"[\x00-\x1f\x7f]"
 
-# `2023-01-22 12:09:39.388884 UTC`, ISO 8601 with `T`/space, `Z`/`UTC`/numeric offset or none
-# (which means UTC); seconds are required, a fraction may have up to 9 digits.
-_TIMESTAMP_RE: Final = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-2][0-9]:[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
-    r"\s*(?:[Zz]|[Uu][Tt][Cc]|[+-][0-9]{2}:?[0-9]{2})?$"
-)
-_OFFSET_RE: Final = r"[+-][0-9]{2}:?[0-9]{2}$"
-
 # `H:MM`, `HH:MM`, `HH:MM:SS`, `HH:MM:SS.f` (fraction up to 9 digits, cut to microseconds).
 _TIME_RE: Final = (
     r"^(?<h>[0-9]{1,2}):(?<m>[0-9]{2})(?::(?<s>[0-9]{2})(?:\.(?<f>[0-9]{1,6})[0-9]{0,3})?)?$"
@@ -97,11 +91,14 @@ def _rejects_schema(columns: Sequence[str]) -> pl.Schema:
     )
 
 
+# Rejects keep the file's own column names, so that a fixed row can be pasted back into it. These
+# are the schemas for the documented headers; an hours file naming its day column `dayOfWeek` or
+# `day_of_week` gets rejects with that name instead of `day`.
 STATUS_REJECTS_SCHEMA: Final = _rejects_schema(
     (schemas.STORE_ID, schemas.STATUS, schemas.TIMESTAMP)
 )
 HOURS_REJECTS_SCHEMA: Final = _rejects_schema(
-    (schemas.STORE_ID, schemas.DAY, schemas.START, schemas.END)
+    (schemas.STORE_ID, schemas.DAY_ALIASES[0], schemas.START, schemas.END)
 )
 TIMEZONES_REJECTS_SCHEMA: Final = _rejects_schema((schemas.STORE_ID, schemas.TIMEZONE))
 
@@ -112,7 +109,8 @@ class ParsedInput:
 
     ``rows`` has exactly the matching schema from :mod:`storestatus.schemas`, in file order;
     ``rejects`` has ``row_number`` (1-based record number after the header), ``reason`` and the
-    required columns as the original text; ``blank_rows`` counts fully empty records skipped.
+    required columns as the original text, under the file's own (stripped) column names;
+    ``blank_rows`` counts fully empty records skipped.
     """
 
     rows: pl.DataFrame
@@ -209,21 +207,33 @@ _CSV_OPTIONS: Final = {
 }
 
 
-def _read_text_frame(source: Source, kind: str) -> pl.DataFrame:
+@dataclass(frozen=True)
+class _Text:
+    """Text columns of a file's records, or of some of them in file order.
+
+    ``cut_off`` is set if the frame's last record is the file's last and was cut off mid-record:
+    the reason it is rejected with, whatever its fields say.
+    """
+
+    frame: pl.DataFrame
+    cut_off: str | None = None
+
+
+def _read_text_frame(source: Source, kind: str) -> _Text:
     """Read the whole CSV as text columns, with header names stripped (first duplicate wins)."""
     return _text_frame_of(_load_bytes(source, kind), kind)
 
 
-def _text_frame_of(data: bytes | Path, kind: str) -> pl.DataFrame:
+def _text_frame_of(data: bytes | Path, kind: str) -> _Text:
     """``_read_text_frame`` of what ``_load_bytes`` returned."""
     with _csv_errors(kind):
         frame = pl.read_csv(data, **_CSV_OPTIONS)  # type: ignore[arg-type]
-    return _stripped_header(frame)
+    return _Text(_stripped_header(frame), _cut_off(data, frame.width, kind))
 
 
 def _read_text_batches(
     source: Source, kind: str, rows: int, *, whole_below: int
-) -> Iterator[pl.DataFrame]:
+) -> Iterator[_Text]:
     """The CSV as text frames in file order (at least one).
 
     A plain file of ``whole_below`` bytes or more is streamed, ``rows`` records at a time, so
@@ -237,14 +247,82 @@ def _read_text_batches(
     # One slice of the scan at a time: Polars' own batch iterator reads ahead without bound
     # when the consumer (parsing, writing) is slower than the reader.
     scan = pl.scan_csv(data, **_CSV_OPTIONS)  # type: ignore[arg-type]
+    with _csv_errors(kind):
+        cut_off = _cut_off(data, scan.collect_schema().len(), kind)
     for start in itertools.count(0, rows):
-        with _csv_errors(kind):
-            batch = scan.slice(start, rows).collect()
-        if start and batch.is_empty():
+        with _csv_errors(kind):  # one record more: whether this batch holds the file's last
+            batch = scan.slice(start, rows + 1).collect()
+        last = batch.height <= rows
+        yield _Text(_stripped_header(batch.head(rows)), cut_off if last else None)
+        if last:
             return
-        yield _stripped_header(batch)
-        if batch.height < rows:
-            return
+
+
+_TAIL_BYTES: Final = 1 << 16  # read from a file's end at first; doubled until a record starts
+
+
+def _cut_off(data: bytes | Path, width: int, kind: str) -> str | None:
+    """Why the file's last record is rejected, if it has fewer fields than the header's
+    ``width`` and no line end: a file cut off mid-write, which would otherwise give a short row.
+
+    A complete last line without a line end stays a row. A cut inside the last field cannot be
+    told from that; the field's own rules judge it.
+    """
+    try:
+        record = _last_record(data)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(
+            f"{kind} file: cannot read {str(data)!r} ({reason}); check the path and permissions"
+        ) from exc
+    if record is None:
+        return None
+    fields = 1 + sum(part.count(b",") for part in record.split(b'"')[::2])  # outside quotes
+    if fields >= width:
+        return None
+    return (
+        f"the last record is cut off ({fields} of {width} fields and no line end): "
+        "the file looks truncated"
+    )
+
+
+def _last_record(data: bytes | Path) -> bytes | None:
+    """The file's last record if the file does not end with a line end, else None.
+
+    Only the tail is read, so this costs nothing next to parsing. The record starts after the
+    last line end outside quotes: the first one, from the end, followed by an even number of
+    quotes (a quoted field may hold line ends; an escaped quote is two). None too if the only
+    line is the header.
+    """
+    for tail, whole in _tails(data):
+        if not tail or tail.endswith((b"\n", b"\r")):
+            return None
+        end, quotes = len(tail), 0
+        while (newline := tail.rfind(b"\n", 0, end)) >= 0:
+            quotes += tail.count(b'"', newline + 1, end)
+            if quotes % 2 == 0:
+                return tail[newline + 1 :]
+            end = newline
+        if whole:
+            return None
+    return None
+
+
+def _tails(data: bytes | Path) -> Iterator[tuple[bytes, bool]]:
+    """Ever longer tails of a file, and whether each is the whole file (the last one is)."""
+    if isinstance(data, bytes):
+        yield data, True
+        return
+    with data.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        length = _TAIL_BYTES
+        while True:
+            start = max(0, size - length)
+            handle.seek(start)
+            yield handle.read(size - start), start == 0
+            if start == 0:
+                return
+            length *= 2
 
 
 def _stripped_header(frame: pl.DataFrame) -> pl.DataFrame:
@@ -341,7 +419,8 @@ def _parse(
     fast: _FastPath | None = None,
 ) -> ParsedInput:
     """Shared pipeline: read the whole file, then ``_parse_frame``."""
-    return _parse_frame(_read_text_frame(source, spec.kind), spec, plan_for, schema, fast)
+    text = _read_text_frame(source, spec.kind)
+    return _parse_frame(text.frame, spec, plan_for, schema, fast, cut_off=text.cut_off)
 
 
 def _parse_frame(
@@ -352,26 +431,33 @@ def _parse_frame(
     fast: _FastPath | None = None,
     *,
     first: int = 1,
+    cut_off: str | None = None,
 ) -> ParsedInput:
     """Select, validate, then split clean rows from rejects; ``first`` numbers the first record.
 
     ``fast`` gets the required columns (under their output names) and settles the records it can;
     only the rest go through the general rules, and their clean rows are put back in their place.
     A fast path never rejects a record, so reasons and blanks all come from the general rules.
+    ``cut_off`` rejects the last record with that reason (see ``_Text``), unless it is blank.
     """
     chosen = _find_columns(frame, spec)
+    last = first + frame.height - 1
+    cut = None if cut_off is None or frame.is_empty() else (last, cut_off)
     if fast is None:
         rows, rejects, blanks = _validate(
-            frame, chosen, spec, plan_for, schema, numbers=None, first=first
+            frame, chosen, spec, plan_for, schema, numbers=None, first=first, cut=cut
         )
         return ParsedInput(rows=rows.drop(schemas.ROW_NUMBER), rejects=rejects, blank_rows=blanks)
     split = fast(frame.select(pl.col(found).alias(output) for output, found in chosen.items()))
-    rest = ~split.accepted
+    accepted = split.accepted
+    if cut is not None:  # only the general rules know about cut-off records
+        accepted = accepted.clone().scatter(frame.height - 1, False)
+    rest = ~accepted
     numbers = rest.arg_true().cast(pl.Int64) + first
     slow, rejects, blanks = _validate(
-        frame.filter(rest), chosen, spec, plan_for, schema, numbers=numbers
+        frame.filter(rest), chosen, spec, plan_for, schema, numbers=numbers, cut=cut
     )
-    rows, keep = split.rows, split.accepted
+    rows, keep = split.rows, accepted
     if not slow.is_empty():  # scattering in place is several times cheaper than a sorted merge
         at = slow[schemas.ROW_NUMBER] - first
         keep = keep.clone().scatter(at, True)
@@ -390,11 +476,13 @@ def _validate(
     *,
     numbers: pl.Series | None,
     first: int = 1,
+    cut: tuple[int, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """The general rules: clean rows (with their ``row_number``), rejects and the blank count.
 
     ``numbers`` are the records' row numbers when ``frame`` holds only some of the file's records;
-    otherwise they count from ``first``.
+    otherwise they count from ``first``. ``cut`` (row number, reason) rejects that record first.
+    Rejects keep the file's names of the required columns.
     Each record gets the index of the first rule it fails (a cheap integer, computed for all
     records); the reason text is only built for the few records that were rejected.
     """
@@ -411,7 +499,10 @@ def _validate(
     plan = plan_for(lazy)
     code: pl.Expr = pl.lit(None, dtype=pl.UInt8)
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
-    for index, check in reversed(list(enumerate(plan.checks))):
+    checks = plan.checks
+    if cut is not None:
+        checks = [_Check(pl.col(schemas.ROW_NUMBER) == cut[0], pl.lit(cut[1])), *checks]
+    for index, check in reversed(list(enumerate(checks))):
         code = pl.when(check.failed).then(pl.lit(index, dtype=pl.UInt8)).otherwise(code)
         reason = pl.when(pl.col(_CODE) == index).then(check.message).otherwise(reason)
     checked = lazy.with_columns(plan.helpers).with_columns(code.alias(_CODE))
@@ -424,7 +515,9 @@ def _validate(
         .cast(schema)
     )
     rejects = checked.filter(data & pl.col(_CODE).is_not_null()).select(
-        row_number, reason.alias(schemas.REASON), *originals
+        row_number,
+        reason.alias(schemas.REASON),
+        *(pl.col(name).alias(chosen[name]) for name in originals),
     )
     blank_rows = checked.select(pl.col(_BLANK).sum().cast(pl.Int64))
     # One collect_all: the shared validation plan runs once, and the filters stream through it.
@@ -472,51 +565,16 @@ def _store_id_checks() -> list[_Check]:
     ]
 
 
-def _timestamp(text: pl.Expr) -> pl.Expr:
-    """Parse a stripped timestamp to UTC microseconds; null if it is not an accepted form.
-
-    The whole-string regex decides validity; the value itself is assembled from fixed-position
-    slices, because a regex rewrite plus ``str.to_datetime("...%.f%z")`` is about twice as slow
-    on a 13M-row file. ``str.to_date`` still rejects impossible dates such as Feb 30.
-    """
-
-    def number(offset: int, length: int) -> pl.Expr:
-        return text.str.slice(offset, length).cast(pl.Int64, strict=False)
-
-    days = text.str.head(10).str.to_date("%Y-%m-%d", strict=False).cast(pl.Int64)
-    hour, minute, second = number(11, 2), number(14, 2), number(17, 2)
-    digits = text.str.slice(20, 6)  # fraction digits after the dot; beyond 6 are truncated
-    n_digits = digits.str.find(r"[^0-9]").fill_null(digits.str.len_bytes())
-    micros = (
-        pl.when(text.str.slice(19, 1) == ".")
-        .then(digits.str.head(n_digits).str.pad_end(6, "0").cast(pl.Int64, strict=False))
-        .otherwise(0)
-    )
-    has_offset = text.str.contains(_OFFSET_RE)
-    offset = text.str.tail(6).str.replace(":", "", literal=True).str.tail(5)  # `+HHMM`
-    offset_hours = offset.str.slice(1, 2).cast(pl.Int64, strict=False)
-    offset_minutes = offset.str.slice(3, 2).cast(pl.Int64, strict=False)
-    sign = pl.when(offset.str.head(1) == "-").then(-1).otherwise(1)
-    offset_seconds = (
-        pl.when(has_offset).then(sign * (offset_hours * 60 + offset_minutes) * 60).otherwise(0)
-    )
-    valid = (
-        text.str.contains(_TIMESTAMP_RE)
-        & (hour <= 23)
-        & (~has_offset | ((offset_hours <= 23) & (offset_minutes <= 59)))
-    )
-    seconds = days * 86_400 + (hour * 60 + minute) * 60 + second - offset_seconds
-    return (
-        pl.when(valid).then(seconds * _US_PER_S + micros).otherwise(None).cast(schemas.UTC_MICROS)
-    )
-
-
-def _status_plan(_: pl.LazyFrame) -> _Plan:
+def _status_plan(_: pl.LazyFrame, *, not_after: datetime | None = None) -> _Plan:
+    """The rules of a status record; with ``not_after``, a later timestamp is a reject."""
     status = _c(schemas.STATUS)
     stamp = _c(schemas.TIMESTAMP)
     year = pl.col(_TIMESTAMP).dt.year()
     return _Plan(
-        helpers=[status.str.to_lowercase().alias(_STATUS), _timestamp(stamp).alias(_TIMESTAMP)],
+        helpers=[
+            status.str.to_lowercase().alias(_STATUS),
+            parse_timestamps(stamp).alias(_TIMESTAMP),
+        ],
         checks=[
             *_store_id_checks(),
             _Check(status == "", pl.lit("empty status")),
@@ -533,6 +591,7 @@ def _status_plan(_: pl.LazyFrame) -> _Plan:
                 (year < _MIN_YEAR) | (year > _MAX_YEAR),
                 pl.format("timestamp out of range 1970-2100: '{}'", _show(stamp)),
             ),
+            *_future_checks(stamp, not_after),
         ],
         outputs={
             schemas.STORE_ID: _c(schemas.STORE_ID),
@@ -540,6 +599,27 @@ def _status_plan(_: pl.LazyFrame) -> _Plan:
             schemas.STATUS: pl.col(_STATUS),
         },
     )
+
+
+def _future_checks(stamp: pl.Expr, not_after: datetime | None) -> list[_Check]:
+    """A poll stamped after ``not_after`` (the clock plus a tolerance) comes from a bad clock.
+
+    Stored, one such poll would become every default report's ``now`` and the base of
+    ``compact``'s retention (issue #8), so it is rejected with the limit in the reason.
+    """
+    if not_after is None:
+        return []
+    limit = not_after.astimezone(UTC)
+    return [
+        _Check(
+            pl.col(_TIMESTAMP) > pl.lit(limit, dtype=schemas.UTC_MICROS),
+            pl.format(
+                "timestamp '{}' is in the future (later than {}): check the poller's clock",
+                _show(stamp),
+                pl.lit(limit.strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ),
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- status fast path
@@ -751,14 +831,20 @@ def _is_bare(text: pl.Expr, *, control_chars: bool) -> pl.Expr:
     return pl.all_horizontal(tests)
 
 
-def _split_status(columns: pl.DataFrame) -> _Split:
+def _split_status(columns: pl.DataFrame, *, not_after: datetime | None = None) -> _Split:
     """Settle the records that are already canonical: bare short id, lowercase status, fast
-    timestamp.
+    timestamp (not after ``not_after``).
 
     The general rules would strip nothing, lowercase nothing and reject nothing in them, so their
     clean row is the text as it is plus the decoded timestamp.
     """
     stamps = _fast_timestamps(columns[schemas.TIMESTAMP])
+    if not_after is not None:  # later ones are rejected, by the general rules
+        stamps = (
+            stamps.to_frame()
+            .select(pl.when(stamps <= pl.lit(not_after, dtype=schemas.UTC_MICROS)).then(stamps))
+            .to_series()
+        )
     store_id = columns[schemas.STORE_ID]
     accepted = columns.select(
         pl.all_horizontal(
@@ -858,32 +944,45 @@ def _timezones_plan(lazy: pl.LazyFrame) -> _Plan:
 # --------------------------------------------------------------------------- public API
 
 
-def read_status_csv(source: Source) -> ParsedInput:
-    """Parse a status-poll file (``store_id, status, timestamp_utc``; path, ``.gz`` or bytes)."""
+def read_status_csv(source: Source, *, not_after: datetime | None = None) -> ParsedInput:
+    """Parse a status-poll file (``store_id, status, timestamp_utc``; path, ``.gz`` or bytes).
+
+    Polls stamped after ``not_after`` are rejected (a poller with a clock in the future).
+    """
     return _parse(
-        source, _STATUS_SPEC, _status_plan, schemas.OBSERVATIONS_SCHEMA, fast=_split_status
+        source,
+        _STATUS_SPEC,
+        partial(_status_plan, not_after=not_after),
+        schemas.OBSERVATIONS_SCHEMA,
+        fast=partial(_split_status, not_after=not_after),
     )
 
 
 def read_status_batches(
-    source: Source, *, rows: int = STATUS_BATCH_ROWS, whole_below: int = STREAM_FROM_BYTES
+    source: Source,
+    *,
+    rows: int = STATUS_BATCH_ROWS,
+    whole_below: int = STREAM_FROM_BYTES,
+    not_after: datetime | None = None,
 ) -> Iterator[ParsedInput]:
     """Parse a status-poll file in batches, each of at most ``rows`` records if streamed.
 
     Memory stays bounded by the batch, not the file: files of ``whole_below`` bytes or more are
     streamed from disk; smaller ones are one batch. Row numbers count from the file's start.
+    Polls stamped after ``not_after`` are rejected (a poller with a clock in the future).
     """
     first = 1
-    for frame in _read_text_batches(source, "status", rows, whole_below=whole_below):
+    for text in _read_text_batches(source, "status", rows, whole_below=whole_below):
         yield _parse_frame(
-            frame,
+            text.frame,
             _STATUS_SPEC,
-            _status_plan,
+            partial(_status_plan, not_after=not_after),
             schemas.OBSERVATIONS_SCHEMA,
-            _split_status,
+            partial(_split_status, not_after=not_after),
             first=first,
+            cut_off=text.cut_off,
         )
-        first += frame.height
+        first += text.frame.height
 
 
 def read_hours_csv(source: Source) -> ParsedInput:

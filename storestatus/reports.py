@@ -204,9 +204,13 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
             stores_polled=result.stores_polled,
             warnings=list(result.warnings),
         )
-    except Exception as error:
-        # Any failure, expected or not, must end as Failed with a reason, never Running.
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except (Exception, KeyboardInterrupt) as error:
+        # Any failure, expected or not, must end as Failed with a reason, never Running; so must
+        # a worker stopped by SIGTERM or Ctrl-C (``short_lived_process`` raises those).
+        if isinstance(error, KeyboardInterrupt):
+            reason = "the report process was stopped (SIGTERM or Ctrl-C)"
+        else:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         finished = replace(record, state="Failed", finished_at=_utc_now(), error=reason)
     files.write(finished)
     return finished

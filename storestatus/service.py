@@ -6,19 +6,28 @@ They glue the pure parts (readers, compute) to the store; the CLI only parses an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from storestatus.compute import compute_report, poll_dates_needed
+from storestatus.compute import CANDIDATE_SPAN, compute_report, poll_dates_needed
 from storestatus.errors import InputError, StoreError
 from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
 from storestatus.store import Snapshot, Store
 
+if TYPE_CHECKING:
+    from storestatus.readers import ParsedInput
+
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
+# A poll may be stamped this much later than the machine's clock (clocks drift a little);
+# a later one comes from a poller with a wrong clock (issue #8).
+DEFAULT_MAX_FUTURE: Final = timedelta(hours=1)
+# A report warns when fewer than this share of its stores have a poll in its window.
+FEW_STORES_SHARE: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,22 +54,36 @@ class ReportResult:
     report: pl.DataFrame
     now: datetime
     snapshot: Snapshot
+    polls_in_window: int  # candidate polls: now - 8 days <= t <= now
+    stores_polled: int  # stores with at least one of them
+    warnings: tuple[str, ...]  # e.g. no polls in the window (see ``compute_from_store``)
 
 
 def ingest_files(
     store: Store,
     *,
-    status: Path | None = None,
+    status: Path | Sequence[Path] | None = None,
     hours: Path | None = None,
     timezones: Path | None = None,
+    allow_shrink: bool = False,
+    max_future: timedelta | None = DEFAULT_MAX_FUTURE,
 ) -> list[FileIngest]:
-    """Ingest any subset of the three inputs, all or nothing.
+    """Ingest any number of status files and/or a new hours and time-zone snapshot, all or nothing.
 
-    Status polls are upserted by (store_id, timestamp_utc), a batch at a time so that memory
-    stays bounded whatever the file's size; hours and time zones replace their snapshot. It is
-    all one writer session (``Store.writing``): if any file cannot be used as a whole (e.g. a
-    missing column) the ``InputError`` leaves the store unchanged. Rejected rows are written to
-    a CSV under ``<data>/rejects`` and counted.
+    Status polls are upserted by (store_id, timestamp_utc), file after file (a later file wins
+    a key), a batch at a time so that memory stays bounded whatever a file's size; hours and time
+    zones replace their snapshot. It is all one writer session (``Store.writing``): if any file
+    cannot be used as a whole (e.g. a missing column), or a snapshot would shrink by more than
+    half (unless ``allow_shrink``), the error leaves the store unchanged. Rejected rows are
+    written to a CSV under ``<data>/rejects`` and counted. Polls stamped later than the clock
+    plus ``max_future`` come from a poller with a wrong clock and are rejected (None: no limit).
+
+    Raises
+    ------
+    InputError
+        Nothing to ingest, a file that is missing or cannot be used, a snapshot that shrinks.
+    StoreError
+        The data directory cannot be written.
     """
     # Imported here: the CSV parsing machinery is not needed to compute a report.
     from storestatus.readers import (  # noqa: PLC0415
@@ -68,8 +91,17 @@ def ingest_files(
         read_timezones_csv,
     )
 
-    if status is None and hours is None and timezones is None:
+    status_files = [status] if isinstance(status, Path) else list(status or ())
+    if not status_files and hours is None and timezones is None:
         raise InputError("nothing to ingest: give --status, --hours and/or --timezones")
+    named = [("status", path) for path in status_files] + [
+        (kind, path) for kind, path in (("hours", hours), ("timezones", timezones)) if path
+    ]
+    for kind, path in named:  # before any work: a typo must not cost a half-done ingest
+        if not path.is_file():
+            problem = "is a directory" if path.is_dir() else "does not exist"
+            raise InputError(f"{kind} file {path} {problem}; check the path")
+    not_after = None if max_future is None else datetime.now(UTC) + max_future
     snapshots = {  # small: read and checked before anything is written
         kind: (path, reader(path))
         for kind, path, reader in (
@@ -81,15 +113,21 @@ def ingest_files(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     results = []
     with store.writing():  # one writer session: published whole, or not at all
-        if status is not None:
-            results.append(_ingest_status(store, status, stamp))
+        for path in status_files:
+            results.append(_ingest_status(store, path, stamp, not_after=not_after))
         for kind, (path, data) in snapshots.items():
             rejects_file = _write_rejects(store, data.rejects, kind, path, stamp)
             if kind == "hours":
-                unique, version = data.rows.height, store.replace_hours(data.rows)
+                unique = data.rows.height
+                version = store.replace_hours(
+                    data.rows, allow_shrink=allow_shrink, rejected=data.rejects.height
+                )
             else:
                 zones = data.rows.unique(STORE_ID, keep="last", maintain_order=True)
-                unique, version = zones.height, store.replace_timezones(zones)
+                unique = zones.height
+                version = store.replace_timezones(
+                    zones, allow_shrink=allow_shrink, rejected=data.rejects.height
+                )
             results.append(
                 FileIngest(
                     kind=kind,
@@ -108,40 +146,103 @@ def ingest_files(
     return results
 
 
-def _ingest_status(store: Store, source: Path, stamp: str) -> FileIngest:
-    """Upsert a status file batch by batch (see ``readers.read_status_batches``)."""
+@dataclass
+class _StatusTally:
+    """Running counts of one status file's ingest."""
+
+    accepted: int = 0
+    rejected: int = 0
+    blank: int = 0
+    unique: int = 0  # polls upserted: one per key
+    inserted: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    version: int | None = None
+    rejects_file: Path | None = None
+
+
+def _ingest_status(
+    store: Store, source: Path, stamp: str, *, not_after: datetime | None = None
+) -> FileIngest:
+    """Upsert a status file (see ``ingest_status_batches``).
+
+    Polls stamped after ``not_after`` are rejected (see ``ingest_files``).
+    """
     from storestatus.readers import read_status_batches  # noqa: PLC0415
 
-    accepted = rejected = blank = unique = inserted = changed = unchanged = 0
-    rejects_file, version = None, None
-    for batch in read_status_batches(source):
-        rejects_file = _write_rejects(store, batch.rejects, "status", source, stamp) or rejects_file
-        polls = last_poll_per_key(batch.rows)
+    batches = read_status_batches(source, not_after=not_after)
+    return ingest_status_batches(store, batches, source, stamp)
+
+
+def ingest_status_batches(
+    store: Store,
+    batches: Iterator[ParsedInput],
+    source: Path,
+    stamp: str,
+    *,
+    range_rows: int | None = None,
+) -> FileIngest:
+    """Upsert the parsed batches of one status file: in one go if it is one batch, else through
+    a ``Spill``, in time ranges of about ``range_rows`` polls (default: a batch's).
+
+    A streamed file's batches are parked on disk and upserted again a time range at a time (see
+    ``storestatus.spill``): memory then does not depend on the order of the file's rows, and a
+    key repeated anywhere in the file counts as a duplicate in it. Rejects go to the rejects
+    file of ``source`` and ``stamp``.
+    """
+    from storestatus.readers import STATUS_BATCH_ROWS  # noqa: PLC0415
+    from storestatus.spill import spill_directory  # noqa: PLC0415
+
+    tally = _StatusTally()
+
+    def parsed(batch: ParsedInput) -> pl.DataFrame:
+        """Count a batch and keep its rejects; return its clean polls (in file order)."""
+        written = _write_rejects(store, batch.rejects, "status", source, stamp)
+        tally.rejects_file = written or tally.rejects_file
+        tally.accepted += batch.rows.height
+        tally.rejected += batch.rejects.height
+        tally.blank += batch.blank_rows
+        return batch.rows
+
+    def upsert(polls: pl.DataFrame) -> None:
         done = store.upsert_status(polls)
-        accepted, rejected, blank = (
-            accepted + batch.rows.height,
-            rejected + batch.rejects.height,
-            blank + batch.blank_rows,
-        )
-        unique, inserted, changed, unchanged = (
-            unique + polls.height,
-            inserted + done.inserted,
-            changed + done.changed,
-            unchanged + done.unchanged,
-        )
-        version = done.version
+        tally.unique += polls.height
+        tally.inserted += done.inserted
+        tally.changed += done.changed
+        tally.unchanged += done.unchanged
+        tally.version = done.version
+
+    first = parsed(next(batches))  # at least one batch
+    second = next(batches, None)
+    if second is None:  # read whole (or streamed, but one batch long): one upsert
+        upsert(last_poll_per_key(first))
+    else:  # the spill exists only inside the writer session (``compact`` relies on it)
+        with store.writing(), spill_directory(store.data_dir.scratch) as spill:
+            spill.add(first)
+            empty = first.clear()
+            del first  # not held while the next batches are parsed
+            spill.add(parsed(second))
+            del second
+            for batch in batches:
+                spill.add(parsed(batch))
+                del batch  # not held while the next batch is parsed
+            for polls in spill.ranges(range_rows or STATUS_BATCH_ROWS):
+                upsert(polls)
+                del polls  # not held while the next range is read
+            if not spill.polls:  # nothing but rejects: the version is still the table's
+                upsert(empty)
     return FileIngest(
         kind="status",
         source=source,
-        accepted=accepted,
-        rejected=rejected,
-        blank=blank,
-        duplicates_in_file=accepted - unique,  # within a batch; across batches: replaced/known
-        inserted=inserted,
-        changed=changed,
-        unchanged=unchanged,
-        version=version,
-        rejects_file=rejects_file,
+        accepted=tally.accepted,
+        rejected=tally.rejected,
+        blank=tally.blank,
+        duplicates_in_file=tally.accepted - tally.unique,
+        inserted=tally.inserted,
+        changed=tally.changed,
+        unchanged=tally.unchanged,
+        version=tally.version,
+        rejects_file=tally.rejects_file,
     )
 
 
@@ -180,30 +281,71 @@ def _write_rejects(
 
 
 def compute_from_store(
-    store: Store, *, as_of: datetime | None = None, interpolation: Interpolation = "nearest"
+    store: Store,
+    *,
+    as_of: datetime | None = None,
+    interpolation: Interpolation = "nearest",
+    max_future: timedelta = DEFAULT_MAX_FUTURE,
 ) -> ReportResult:
     """Compute the report from one consistent snapshot of the store.
 
-    ``now`` is ``as_of``, else the latest poll in the store, else (no polls at all) the clock.
-    Only the UTC date partitions the candidate window touches are read.
+    ``now`` is ``as_of``, else the latest poll in the store not later than the clock plus
+    ``max_future`` (one poll from a poller with a wrong clock must not move every default
+    report into the future), else (no polls at all) the clock. Only the UTC date partitions the
+    candidate window touches are read. The result says how many polls and stores the window
+    holds, and warns when that is nothing or few: an all-zero report must not look like news.
+
+    Raises
+    ------
+    StoreError
+        The data directory does not exist or cannot be read.
     """
+    store.data_dir.require()
+    clock = datetime.now(UTC)
+    warnings = []
     with store.reading():
         snapshot = store.snapshot()
-        now = as_of or store.latest_poll(snapshot) or datetime.now(UTC)
+        now = as_of
+        if now is None:
+            latest, later = store.latest_poll(snapshot, not_after=clock + max_future)
+            now = latest or clock
+            if later:
+                warnings.append(
+                    f"{later} stored polls are stamped after the clock ({_when(clock)}) and were "
+                    "ignored; check the poller's clock (`storestatus compact` sets them aside)"
+                )
         first, last = poll_dates_needed(now)
         observations = store.read_observations(snapshot, first, last)
         hours = store.read_hours(snapshot)
         timezones = store.read_timezones(snapshot)
     report = compute_report(observations, hours, timezones, now=now, interpolation=interpolation)
-    return ReportResult(report=report, now=now, snapshot=snapshot)
+    window = observations.filter(
+        pl.col(TIMESTAMP).is_between(now - CANDIDATE_SPAN, now, closed="both")
+    )
+    polled = window.get_column(STORE_ID).n_unique()
+    warnings.extend(_coverage_warnings(window.height, polled, report.height, now))
+    return ReportResult(
+        report=report,
+        now=now,
+        snapshot=snapshot,
+        polls_in_window=window.height,
+        stores_polled=polled,
+        warnings=tuple(warnings),
+    )
 
 
-def parse_instant(text: str) -> datetime:
-    """A timestamp as the CLI accepts it (the poll formats); without a zone it is UTC."""
-    cleaned = text.strip()
-    cleaned = re.sub(r"\s*UTC$", "+00:00", cleaned, flags=re.IGNORECASE)
-    try:
-        instant = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise InputError(f"cannot read timestamp {text!r}: use e.g. 2023-01-25T18:00:00Z") from None
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+def _when(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _coverage_warnings(polls: int, polled: int, stores: int, now: datetime) -> list[str]:
+    """Say when a report's window holds no polls, or polls of only a few of its stores."""
+    window = f"the 8 days up to {_when(now)}"
+    if polls == 0:
+        return [f"no polls in {window}: every store reads 0; is --as-of right?"]
+    if polled < stores * FEW_STORES_SHARE:
+        return [
+            f"only {polled:,} of {stores:,} stores have polls in {window}: "
+            "the others read 0; is --as-of right, and is the poller reaching every store?"
+        ]
+    return []

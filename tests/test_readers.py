@@ -29,6 +29,7 @@ from storestatus.readers import (
     read_status_csv,
     read_timezones_csv,
 )
+from storestatus.timestamps import parse_timestamps
 
 Reader = Callable[[str | Path | bytes], ParsedInput]
 
@@ -63,11 +64,16 @@ def csv(*lines: str, newline: str = "\n") -> bytes:
     return (newline.join(lines) + newline).encode()
 
 
-def check(parsed: ParsedInput, reader: Reader, records: int) -> ParsedInput:
-    """The invariants every result must satisfy, whatever the input."""
-    schema, rejects_schema = next((s, r) for rd, s, r in READERS if rd is reader)
+def check(
+    parsed: ParsedInput, reader: Reader, records: int, rejects_schema: pl.Schema | None = None
+) -> ParsedInput:
+    """The invariants every result must satisfy, whatever the input.
+
+    ``rejects_schema`` is for a header other than the documented one (see ``hours``).
+    """
+    schema, documented = next((s, r) for rd, s, r in READERS if rd is reader)
     assert parsed.rows.schema == schema
-    assert parsed.rejects.schema == rejects_schema
+    assert parsed.rejects.schema == (rejects_schema or documented)
     assert parsed.rows.height + parsed.rejects.height + parsed.blank_rows == records
     numbers = parsed.rejects[schemas.ROW_NUMBER].to_list()
     assert numbers == sorted(set(numbers))
@@ -81,7 +87,17 @@ def status(*lines: str) -> ParsedInput:
 
 
 def hours(*lines: str, header: str = HOURS_HEADER) -> ParsedInput:
-    return check(read_hours_csv(csv(header, *lines)), read_hours_csv, len(lines))
+    parsed = read_hours_csv(csv(header, *lines))
+    return check(parsed, read_hours_csv, len(lines), hours_rejects_schema(header))
+
+
+def hours_rejects_schema(header: str) -> pl.Schema:
+    """Rejects name the day column as the file does (the first alias in its header)."""
+    names = [name.strip() for name in header.split(",")]
+    day = next((alias for alias in schemas.DAY_ALIASES if alias in names), "day")
+    return pl.Schema(
+        {day if name == "day" else name: dtype for name, dtype in HOURS_REJECTS_SCHEMA.items()}
+    )
 
 
 def zones(*lines: str) -> ParsedInput:
@@ -397,9 +413,24 @@ def test_binary_messages_say_what_is_wrong() -> None:
 
 @pytest.mark.parametrize("alias", schemas.DAY_ALIASES)
 def test_each_day_alias(alias: str) -> None:
-    parsed = hours("1,3,09:00,17:00", header=f"store_id,{alias},start_time_local,end_time_local")
+    parsed = hours(
+        "1,3,09:00,17:00",
+        "2,8,09:00,17:00",
+        header=f"store_id, {alias} ,start_time_local,end_time_local",
+    )
     assert parsed.rows.to_dicts() == [
         {"store_id": "1", "day_of_week": 3, "start_time_local": time(9), "end_time_local": time(17)}
+    ]
+    # The rejects file keeps the file's own column name, so a fixed row can be pasted back.
+    assert parsed.rejects.rows(named=True) == [
+        {
+            "row_number": 2,
+            "reason": "day must be an integer 0-6, got '8'",
+            "store_id": "2",
+            alias: "8",
+            "start_time_local": "09:00",
+            "end_time_local": "17:00",
+        }
     ]
 
 
@@ -478,7 +509,7 @@ def test_hours_reject_reasons() -> None:
         "row_number",
         "reason",
         "store_id",
-        "day_of_week",
+        "day",
         "start_time_local",
         "end_time_local",
     ]
@@ -662,7 +693,7 @@ def test_timestamps_match_python(stamps: list[tuple[datetime, timedelta, str, st
 
 def general_timestamps(texts: list[str]) -> list[datetime | None]:
     """The general rules' value for each text: null if unparseable or out of range."""
-    stamp = readers._timestamp(pl.col("text").str.strip_chars())
+    stamp = parse_timestamps(pl.col("text").str.strip_chars())
     year = stamp.dt.year()
     in_range = (year >= 1970) & (year <= 2100)
     frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
@@ -940,3 +971,133 @@ def test_status_batches_check_the_header_even_without_records(tmp_path: Path) ->
     path.write_bytes(csv(STATUS_HEADER))
     (only,) = readers.read_status_batches(path, whole_below=0)
     assert only.rows.is_empty()
+
+
+# --------------------------------------------------------------------------- cut-off files
+
+# A last record cut off mid-write, per kind: (the record, its store_id, its fields, the header's).
+CUT_RECORDS: dict[Reader, tuple[str, str, int, int]] = {
+    read_status_csv: ('"c,d",inactive', "c,d", 2, 3),  # a comma inside quotes ends no field
+    read_hours_csv: ("4,1,09:00", "4", 3, 4),
+    read_timezones_csv: ("5", "5", 1, 2),
+}
+
+
+def cut_reason(fields: int, width: int) -> str:
+    return (
+        f"the last record is cut off ({fields} of {width} fields and no line end): "
+        "the file looks truncated"
+    )
+
+
+def sources(data: bytes, folder: Path) -> list[str | Path | bytes]:
+    """The same content as bytes, a plain file, a gzip file and gzip bytes."""
+    plain, packed = folder / "input.csv", folder / "input.csv.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    return [data, plain, packed, gzip.compress(data)]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("reader", [r for r, _, _ in READERS])
+def test_a_cut_off_last_record_is_a_reject_not_a_row(
+    reader: Reader, newline: str, tmp_path: Path
+) -> None:
+    complete = VALID_FILES[reader].replace(b"\n", newline.encode())
+    record, store_id, fields, width = CUT_RECORDS[reader]
+    expected = reader(complete)
+    last = record_count(complete) + 1
+    for source in sources(complete + record.encode(), tmp_path):
+        parsed = check(reader(source), reader, last)
+        assert_frame_equal(parsed.rows, expected.rows)
+        assert reasons(parsed) == [(last, cut_reason(fields, width))]
+        assert parsed.rejects[schemas.STORE_ID].to_list() == [store_id]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("reader", [r for r, _, _ in READERS])
+def test_a_complete_last_line_without_a_line_end_stays_a_row(
+    reader: Reader, newline: str, tmp_path: Path
+) -> None:
+    complete = VALID_FILES[reader].replace(b"\n", newline.encode())
+    expected = reader(complete)
+    for source in sources(complete.removesuffix(newline.encode()), tmp_path):
+        parsed = check(reader(source), reader, record_count(complete))
+        assert parsed.rejects.is_empty()
+        assert_frame_equal(parsed.rows, expected.rows)
+
+
+def test_quotes_decide_where_the_last_record_starts(tmp_path: Path) -> None:
+    stamp = "2023-01-22 12:09:39 UTC"
+    ok = f"{STATUS_HEADER}\n1,active,{stamp}"  # the header and a good record
+    # Complete records whose last line alone would look short: not cut off.
+    parsed = status_of(f'{ok}\n2,active,"{stamp[:10]}\n{stamp[11:]}"'.encode())
+    assert reasons(parsed) == [(2, "unparseable timestamp '2023-01-22\ufffd12:09:39 UTC'")]
+    parsed = status_of(f'{ok}\n"2\n,\n""x",active,{stamp}'.encode())
+    assert reasons(parsed) == [(2, "store_id contains control characters")]
+    # Cut off after a quoted field holding line ends, commas and escaped quotes.
+    for record in ('"2\n,""x"",\n",active', '3,"a\nb,c"', '"x""y,z""",inactive'):
+        parsed = status_of(f"{ok}\n{record}".encode())
+        assert reasons(parsed) == [(2, cut_reason(2, 3))], record
+        assert parsed.rows[schemas.STORE_ID].to_list() == ["1"]
+    # A last record longer than the tail read at first: the tail grows until it starts.
+    long_id = "x\n" * 50_000
+    path = tmp_path / "status.csv"
+    for record, reason in (
+        (f'"{long_id}",active,{stamp}', "store_id contains control characters"),
+        (f'"{long_id}",active', cut_reason(2, 3)),
+    ):
+        path.write_bytes(f"{ok}\n{record}".encode())
+        assert reasons(status_of(path)) == [(2, reason)]
+
+
+def status_of(source: bytes | Path) -> ParsedInput:
+    parsed = read_status_csv(source)
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    return check(parsed, read_status_csv, record_count(data))
+
+
+def test_blank_trailing_lines_are_blank_not_cut_off() -> None:
+    complete = VALID_FILES[read_status_csv]
+    expected = read_status_csv(complete)
+    for tail, blanks in ((b"\n\n", 2), (b"   ", 1), (b",", 1), (b" \r\n\t", 2)):
+        parsed = status_of(complete + tail)
+        assert parsed.rejects.is_empty(), tail
+        assert parsed.blank_rows == blanks, tail
+        assert_frame_equal(parsed.rows, expected.rows)
+
+
+def test_a_record_without_the_extra_columns_at_the_end_is_cut_off() -> None:
+    """The header's width counts, extra columns included; the fast path may not take it."""
+    header = f"{STATUS_HEADER},note"
+    stamp = "2023-01-22 12:09:39.388884 UTC"  # a fast-path layout
+    parsed = check(
+        read_status_csv(f"{header}\n1,active,{stamp},x\n2,active,{stamp}".encode()),
+        read_status_csv,
+        2,
+    )
+    assert parsed.rows[schemas.STORE_ID].to_list() == ["1"]
+    assert reasons(parsed) == [(2, cut_reason(3, 4))]
+    parsed = check(
+        read_status_csv(f"{header}\n1,active,{stamp},x\n2,active,{stamp},".encode()),
+        read_status_csv,
+        2,
+    )
+    assert parsed.rows[schemas.STORE_ID].to_list() == ["1", "2"]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 6])
+def test_a_streamed_file_rejects_its_cut_off_last_record(rows: int, tmp_path: Path) -> None:
+    """Also when the last batch is full, so that only reading on shows it is the last."""
+    lines = [f"{n},active,2023-01-22 12:0{n}:39.388884 UTC" for n in range(1, 5)]
+    path = tmp_path / "status.csv"
+    for last, reason in (("5,acti", cut_reason(2, 3)), ("5,active,2023-01-22 12:05:39Z", None)):
+        path.write_bytes("\n".join([STATUS_HEADER, *lines, last]).encode())
+        parts = list(readers.read_status_batches(path, rows=rows, whole_below=0))
+        assert len(parts) == -(-5 // rows)
+        joined = batches_as_one(parts)
+        whole = read_status_csv(path)
+        assert_frame_equal(joined.rows, whole.rows)
+        assert_frame_equal(joined.rejects, whole.rejects)
+        assert reasons(joined) == ([] if reason is None else [(5, reason)])
+        assert joined.rows.height == (4 if reason else 5)

@@ -35,7 +35,7 @@ def test_empty_store_reads_as_empty_frames(store: Store) -> None:
     assert store.read_observations(snapshot, first, last).schema == OBSERVATIONS_SCHEMA
     assert store.read_hours(snapshot).schema == HOURS_SCHEMA
     assert store.read_timezones(snapshot).schema == TIMEZONES_SCHEMA
-    assert store.latest_poll(snapshot) is None
+    assert store.latest_poll(snapshot) == (None, 0)
 
 
 def test_upsert_counts_and_replaces(store: Store) -> None:
@@ -70,7 +70,24 @@ def test_latest_poll_is_exact_to_the_microsecond(store: Store) -> None:
     store.upsert_status(
         polls(("a", datetime(2023, 1, 1, tzinfo=UTC), "active"), ("b", latest, "active"))
     )
-    assert store.latest_poll(store.snapshot()) == latest
+    assert store.latest_poll(store.snapshot()) == (latest, 0)
+
+
+def test_latest_poll_ignores_polls_after_the_bound_and_counts_them(store: Store) -> None:
+    # A poller with a wrong clock must not move the default `now` (issue #8).
+    real = datetime(2023, 1, 3, 12, tzinfo=UTC)
+    store.upsert_status(
+        polls(
+            ("a", real, "active"),
+            ("a", datetime(2023, 1, 3, 12, 30, tzinfo=UTC), "active"),  # same date, too late
+            ("b", datetime(2099, 1, 1, tzinfo=UTC), "active"),  # a later date partition
+        )
+    )
+    bound = datetime(2023, 1, 3, 12, 15, tzinfo=UTC)
+    assert store.latest_poll(store.snapshot(), not_after=bound) == (real, 2)
+    assert store.latest_poll(store.snapshot(), not_after=real) == (real, 2)  # at the bound: in
+    early = datetime(2023, 1, 2, tzinfo=UTC)
+    assert store.latest_poll(store.snapshot(), not_after=early) == (None, 3)
 
 
 def test_snapshots_replace_whole_tables_and_keep_times_exact(store: Store) -> None:
@@ -81,8 +98,8 @@ def test_snapshots_replace_whole_tables_and_keep_times_exact(store: Store) -> No
     )
     store.replace_hours(hours)
     assert_frame_equal(store.read_hours(store.snapshot()), hours, check_row_order=False)
-    store.replace_hours(hours.head(0))
-    assert store.read_hours(store.snapshot()).is_empty()
+    store.replace_hours(hours.head(1))  # the whole table, not an upsert
+    assert_frame_equal(store.read_hours(store.snapshot()), hours.head(1))
     zones = pl.DataFrame([("007", "Asia/Kolkata")], schema=TIMEZONES_SCHEMA, orient="row")
     version = store.replace_timezones(zones)
     assert store.snapshot().versions["timezones"] == version
