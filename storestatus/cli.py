@@ -504,7 +504,9 @@ def generate(
     stores: Annotated[
         int,
         typer.Option(
-            metavar="N", help="How many stores; beyond the 13,584 real ones come numbered copies."
+            min=1,
+            metavar="N",
+            help="How many stores; beyond the 13,584 real ones come numbered copies.",
         ),
     ] = 14_000,
     days: Annotated[int, typer.Option(min=0, metavar="N", help="Days of polls before --end.")] = 7,
