@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_faults import cli as start_cli
 from typer.testing import CliRunner
 
 from storestatus.cli import app
@@ -49,21 +49,10 @@ def invoke(data_dir: Path, *args: str) -> Run:
 def cli(
     data_dir: Path, *args: str, limit_file_size: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """A real ``storestatus`` process; ``limit_file_size`` makes larger writes fail (EFBIG)."""
-
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        assert limit_file_size is not None
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
-
-    return subprocess.run(
-        [sys.executable, "-m", "storestatus", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        preexec_fn=None if limit_file_size is None else limit,
-    )
+    """A real ``storestatus`` process, run to its end (see ``test_faults.cli``)."""
+    process = start_cli(data_dir, *args, limit_file_size=limit_file_size)
+    out, errors = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, errors)
 
 
 def ingest_examples(data_dir: Path) -> Run:
