@@ -299,19 +299,21 @@ def trigger_report(
             directory, as_of=instant, interpolation=interpolation.value, wait=wait
         )
         record = report_status(directory, report_id) if wait else None
+    render_outcome(_triggered(report_id, record))
+
+
+def _triggered(report_id: str, record: ReportRecord | None) -> Outcome:
+    """The id on stdout; for a report computed here (``--wait``), its warnings and failure."""
     if record is None:
-        render_outcome(Outcome(data=(report_id,)))
-    assert record is not None
+        return Outcome(data=(report_id,))
     failed = record.state == "Failed"
-    render_outcome(
-        Outcome(
-            data=(report_id,),
-            messages=(
-                *(f"Warning: {warning}" for warning in record.warnings),
-                *([f"Failed: {record.error}"] if failed else []),
-            ),
-            exit_code=EXIT_ERROR if failed else EXIT_OK,
-        )
+    return Outcome(
+        data=(report_id,),
+        messages=(
+            *(f"Warning: {warning}" for warning in record.warnings),
+            *([f"Failed: {record.error}"] if failed else []),
+        ),
+        exit_code=EXIT_ERROR if failed else EXIT_OK,
     )
 
 
@@ -547,9 +549,9 @@ def generate(
     with _user_errors():
         dataset = generate_dataset(stores, span, end=instant, seed=seed)
         paths = write_dataset(dataset, out_dir)
-    typer.echo(
-        f"generated {stores} stores, {dataset.status.height} polls: "
-        + ", ".join(str(path) for path in paths)
+    written = ", ".join(str(path) for path in paths)
+    render_outcome(
+        Outcome(summary=(f"generated {stores} stores, {dataset.status.height} polls: {written}",))
     )
 
 
