@@ -7,7 +7,8 @@ would grow with the file. So a streamed file is read twice: first every parsed b
 to a Parquet file of its own, sorted by time (small row groups, timestamp statistics), while the
 polls per hour are counted; then time is walked in order, in ranges of about a batch's polls,
 each read back from all the files (the statistics skip the other row groups). Each range is one
-upsert whose span is a few hours, whatever the order of the rows in the file.
+upsert whose span is a few hours, whatever the order of the rows in the file. One helper thread
+writes a batch while the next is parsed, and reads a range while the last one is stored.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -42,21 +44,33 @@ _STATISTICS: Final = {"min": True, "max": True, "distinct_count": False, "null_c
 class Spill:
     """The polls of one file, parked on disk in time-sorted files (see the module docstring)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, writer: ThreadPoolExecutor) -> None:
         self.directory = directory
         self.polls = 0  # added so far: also the next poll's SEQUENCE
         self._files: list[Path] = []
         self._per_hour: Counter[int] = Counter()  # hours since the epoch -> polls
+        self._writer = writer  # one thread
+        self._writing: Future[None] | None = None
 
     def add(self, polls: pl.DataFrame) -> None:
-        """Park a batch of clean polls (in file order) on disk, sorted by time."""
+        """Park a batch of clean polls (in file order) on disk, sorted by time.
+
+        The batch is sorted and written while the caller parses the next one (Polars works
+        without the GIL); at most one batch waits to be written, so memory stays bounded.
+        """
         if polls.is_empty():
             return
+        self._wait()
         numbered = polls.select(OBSERVATIONS_SCHEMA.names()).with_columns(
             pl.int_range(self.polls, self.polls + polls.height, dtype=pl.Int64).alias(SEQUENCE)
         )
-        ordered = numbered.sort(TIMESTAMP)
         path = self.directory / f"{len(self._files):06d}.parquet"
+        self._files.append(path)
+        self.polls += polls.height
+        self._writing = self._writer.submit(self._write, numbered, path)
+
+    def _write(self, numbered: pl.DataFrame, path: Path) -> None:
+        ordered = numbered.sort(TIMESTAMP)
         try:
             ordered.write_parquet(
                 path,
@@ -66,21 +80,32 @@ class Spill:
             )
         except (pl.exceptions.PolarsError, OSError) as error:
             raise StoreError(f"cannot write scratch file {path}: {_first_line(error)}") from error
-        self._files.append(path)
-        self.polls += polls.height
         hours = ordered.group_by(pl.col(TIMESTAMP).dt.epoch("us") // HOUR_US).len()
         for hour, count in hours.iter_rows():
             self._per_hour[hour] += count
+
+    def _wait(self) -> None:
+        """Wait until the batch being written is on disk; raise its error, if any, here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
 
     def ranges(self, rows: int) -> Iterator[pl.DataFrame]:
         """All polls parked, in time ranges of about ``rows`` polls, earliest first.
 
         Each range is sorted by time and holds one poll per (store_id, timestamp_utc): the one
-        added last. A range holds more than ``rows`` polls only if more than that share one
-        timestamp.
+        added last. It holds at most ``rows`` polls, plus those that share one timestamp. The
+        next range is read while the caller stores this one.
         """
+        self._wait()
+        reading: Future[pl.DataFrame] | None = None
         for start, end in self._time_ranges(rows):
-            yield self._read(start, end)  # not bound to a name: the last range is freed meanwhile
+            previous, reading = reading, self._writer.submit(self._read, start, end)
+            if previous is not None:
+                yield previous.result()
+            del previous  # freed while the caller stores the range it was given
+        if reading is not None:
+            yield reading.result()
 
     def _time_ranges(self, rows: int) -> Iterator[tuple[int, int]]:
         """Half-open [start, end) microsecond ranges covering every poll, of about ``rows``."""
@@ -103,38 +128,34 @@ class Spill:
         if held <= rows:
             yield start, end
             return
-        stamps = (
-            self._scan(start, end)
-            .select(pl.col(TIMESTAMP).dt.epoch("us").sort())
-            .collect()
-            .to_series()
-            .to_numpy()
-        )
+        epoch_us = pl.col(TIMESTAMP).dt.epoch("us").sort()
+        stamps = self._collect(start, end, epoch_us).to_series().to_numpy()
         cuts = np.unique(stamps[rows::rows])
         yield from pairwise([start, *(int(cut) for cut in cuts if cut > stamps[0]), end])
 
-    def _scan(self, start: int, end: int) -> pl.LazyFrame:
+    def _collect(self, start: int, end: int, *columns: pl.Expr) -> pl.DataFrame:
+        """The parked polls in [start, end) (their ``columns``, default all), in no set order."""
         since, until = (_EPOCH + timedelta(microseconds=edge) for edge in (start, end))
         at = pl.col(TIMESTAMP)
-        return pl.scan_parquet(self._files, glob=False, hive_partitioning=False).filter(
+        scan = pl.scan_parquet(self._files, glob=False, hive_partitioning=False).filter(
             (at >= pl.lit(since, dtype=UTC_MICROS)) & (at < pl.lit(until, dtype=UTC_MICROS))
         )
-
-    def _read(self, start: int, end: int) -> pl.DataFrame:
         try:
-            polls = self._scan(start, end).collect()
+            return (scan.select(*columns) if columns else scan).collect()
         except (pl.exceptions.PolarsError, OSError) as error:
             raise StoreError(
                 f"cannot read scratch files in {self.directory}: {_first_line(error)}"
             ) from error
-        at, seq = pl.col(TIMESTAMP), pl.col(SEQUENCE)
-        in_order = (at > at.shift(1)) | ((at == at.shift(1)) & (seq > seq.shift(1)))
-        if not polls.select(in_order.fill_null(True).all()).item():  # a file out of time order
-            polls = polls.sort(TIMESTAMP, SEQUENCE)
-        # Two polls with one key have one time: only the few polls that share a time with a
-        # neighbour can repeat a key, and of those the last in the file stays.
+
+    def _read(self, start: int, end: int) -> pl.DataFrame:
+        polls = self._collect(start, end)
+        at = pl.col(TIMESTAMP)
+        if not polls.select((at >= at.shift(1)).fill_null(True).all()).item():  # file unsorted
+            polls = polls.sort(TIMESTAMP)
+        # Two polls with one key have one time: only polls that share their time with a
+        # neighbour can repeat a key, and of those the one latest in the file stays.
         tied = polls.with_row_index(_ROW).filter((at == at.shift(1)) | (at == at.shift(-1)))
-        superseded = tied.filter(~pl.struct(STORE_ID, TIMESTAMP).is_last_distinct())
+        superseded = tied.sort(SEQUENCE).filter(~pl.struct(STORE_ID, TIMESTAMP).is_last_distinct())
         if not superseded.is_empty():
             rows = superseded.get_column(_ROW).implode()
             polls = polls.with_row_index(_ROW).filter(~pl.col(_ROW).is_in(rows)).drop(_ROW)
@@ -153,9 +174,11 @@ def spill_directory(scratch: Path) -> Iterator[Spill]:
         directory.mkdir(parents=True)
     except OSError as error:
         raise StoreError(f"cannot create scratch directory {directory}: {error}") from error
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spill")
     try:
-        yield Spill(directory)
-    finally:  # also on KeyboardInterrupt
+        yield Spill(directory, writer)
+    finally:  # also on KeyboardInterrupt; a write still running must not recreate a file
+        writer.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(directory, ignore_errors=True)
 
 
