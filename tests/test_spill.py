@@ -38,9 +38,7 @@ Poll = tuple[str, datetime, str]
 
 
 def write_polls(path: Path, rows: Sequence[tuple[str, str, str]]) -> Path:
-    pl.DataFrame(
-        list(rows), schema=[STORE_ID, STATUS, TIMESTAMP], orient="row"
-    ).write_csv(path)
+    pl.DataFrame(list(rows), schema=[STORE_ID, STATUS, TIMESTAMP], orient="row").write_csv(path)
     return path
 
 
