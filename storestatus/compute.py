@@ -24,6 +24,7 @@ How it works, in one pass over all stores and all three windows at once:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -107,6 +108,29 @@ def compute_report(
         candidate polls, sorted by ``store_id``; minutes for the hour, hours for day and week,
         rounded half up to two decimals.
     """
+    report, _ = compute_report_and_coverage(
+        observations, hours, timezones, now=now, interpolation=interpolation
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much the polls cover a report's window: an all-zero report must say why (issue #8)."""
+
+    polls: int  # candidate polls: now - 8 days <= t <= now
+    stores_polled: int  # stores with at least one of them
+
+
+def compute_report_and_coverage(
+    observations: pl.DataFrame,
+    hours: pl.DataFrame,
+    timezones: pl.DataFrame,
+    *,
+    now: datetime,
+    interpolation: Interpolation = "nearest",
+) -> tuple[pl.DataFrame, Coverage]:
+    """``compute_report``, and the ``Coverage`` of its window, counted on the way."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     origin = now - CANDIDATE_SPAN
@@ -118,7 +142,19 @@ def compute_report(
     counted = _counted_observations(packed_polls, intervals)
     bounds = _window_bounds(stores, intervals, now_at=_ticks(now) - _ticks(origin))
     spans = _status_spans(counted, intervals, bounds, interpolation)
-    return _format_report(stores, _window_totals(spans, bounds))
+    report = _format_report(stores, _window_totals(spans, bounds))
+    return report, Coverage(packed_polls.len(), _stores_polled(packed_polls, stores.height))
+
+
+def _stores_polled(packed_polls: pl.Series, stores: int) -> int:
+    """How many distinct store keys the packed polls hold.
+
+    Keys are dense (0 to stores - 1), so marking them in a flag per store needs no hashing:
+    ~15 ms for 1.8 M polls, where ``n_unique`` of the id strings took ~0.4 s of a 1 s report.
+    """
+    keys = packed_polls.to_frame().select(pl.first() // (1 << _TIME_BITS)).to_series()
+    marked = pl.zeros(stores, dtype=pl.Boolean, eager=True).scatter(keys, True)
+    return int(marked.sum())
 
 
 def _ticks(instant: datetime) -> int:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from storestatus.compute import CANDIDATE_SPAN, compute_report, poll_dates_needed
+from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
 from storestatus.errors import InputError, StoreError
 from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
 from storestatus.store import Snapshot, Store
@@ -318,18 +318,16 @@ def compute_from_store(
         observations = store.read_observations(snapshot, first, last)
         hours = store.read_hours(snapshot)
         timezones = store.read_timezones(snapshot)
-    report = compute_report(observations, hours, timezones, now=now, interpolation=interpolation)
-    window = observations.filter(
-        pl.col(TIMESTAMP).is_between(now - CANDIDATE_SPAN, now, closed="both")
+    report, coverage = compute_report_and_coverage(
+        observations, hours, timezones, now=now, interpolation=interpolation
     )
-    polled = window.get_column(STORE_ID).n_unique()
-    warnings.extend(_coverage_warnings(window.height, polled, report.height, now))
+    warnings.extend(_coverage_warnings(coverage, report.height, now))
     return ReportResult(
         report=report,
         now=now,
         snapshot=snapshot,
-        polls_in_window=window.height,
-        stores_polled=polled,
+        polls_in_window=coverage.polls,
+        stores_polled=coverage.stores_polled,
         warnings=tuple(warnings),
     )
 
@@ -338,10 +336,11 @@ def _when(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _coverage_warnings(polls: int, polled: int, stores: int, now: datetime) -> list[str]:
+def _coverage_warnings(coverage: Coverage, stores: int, now: datetime) -> list[str]:
     """Say when a report's window holds no polls, or polls of only a few of its stores."""
     window = f"the 8 days up to {_when(now)}"
-    if polls == 0:
+    polled = coverage.stores_polled
+    if coverage.polls == 0:
         return [f"no polls in {window}: every store reads 0; is --as-of right?"]
     if polled < stores * FEW_STORES_SHARE:
         return [

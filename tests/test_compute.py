@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from storestatus.compute import compute_report
+from storestatus.compute import Coverage, compute_report, compute_report_and_coverage
 from storestatus.schemas import (
     HOURS_SCHEMA,
     OBSERVATIONS_SCHEMA,
@@ -344,3 +344,23 @@ def test_the_packed_layout_fits_in_an_int64() -> None:
     assert span_ticks < 2**compute._TIME_BITS  # every instant of the window, after the origin
     largest = (compute.MAX_STORES - 1) * 2**compute._TIME_BITS + (2**compute._TIME_BITS - 1)
     assert largest == 2**63 - 1  # the largest key with the largest instant: exactly fits
+
+
+def test_coverage_counts_the_candidate_polls_and_their_stores() -> None:
+    # Candidates are now - 8 days <= t <= now, both ends in; stores named only by hours or
+    # time zones have none. a: 2 (one exactly at now), b: 1 (exactly at now - 8 days).
+    now = at(MONDAY, 12)
+    observations = polls(
+        ("a", at(MONDAY, 11), "active"),
+        ("a", now, "inactive"),
+        ("b", now - timedelta(days=8), "active"),
+        ("b", now - timedelta(days=8, microseconds=1), "active"),  # too old
+        ("c", now + timedelta(microseconds=1), "active"),  # after now
+    )
+    frame, coverage = compute_report_and_coverage(
+        observations, hours(("d", 0, time(9), time(17))), zones(("e", "UTC")), now=now
+    )
+    assert coverage == Coverage(polls=3, stores_polled=2)
+    assert frame.get_column("store_id").to_list() == ["a", "b", "d", "e"]
+    nothing = compute_report_and_coverage(polls(), hours(), zones(("e", "UTC")), now=now)[1]
+    assert nothing == Coverage(polls=0, stores_polled=0)
