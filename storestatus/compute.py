@@ -214,7 +214,8 @@ def _business_intervals(
 ) -> pl.DataFrame:
     """Merged business intervals within ``[origin, now]``, in ticks since ``origin``.
 
-    Nothing outside that range can reach a window or a counted poll. Columns: store_key, lo,
+    Nothing outside that range can reach a window or a counted poll. An interval open at
+    ``now`` ends one tick after it, so that it holds a poll at ``now``. Columns: store_key, lo,
     length, business_before, packed (of lo); sorted by store_key and lo.
     """
     first_date = origin.astimezone(UTC).date() - timedelta(days=2)
@@ -254,7 +255,10 @@ def _business_intervals(
         if local.height
         else pl.DataFrame(schema={_KEY: pl.UInt32, _LO: pl.Int64, _HI: pl.Int64})
     )
-    start, end = _ticks(origin), _ticks(now)
+    # One tick past now: an interval open at now keeps [now, now + 1), so that a poll exactly at
+    # now counts (issue #9). No poll falls inside that tick (polls lie on even ticks), and no
+    # window reaches past C(now), so no business time is added.
+    start, end = _ticks(origin), _ticks(now) + 1
     always_open = stores.join(hours, on=STORE_ID, how="anti").select(
         _KEY, pl.lit(start, pl.Int64).alias(_LO), pl.lit(end, pl.Int64).alias(_HI)
     )

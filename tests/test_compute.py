@@ -281,6 +281,39 @@ def test_polls_after_now_or_before_the_candidate_window_are_ignored() -> None:
     assert result == {"s": (60.0, 24.0, 168.0, 0.0, 0.0, 0.0)}
 
 
+def test_a_poll_exactly_at_now_counts_when_the_store_is_open_then() -> None:
+    # Issue #9, fix 1: s1 is 24/7, polled inactive at 09:00 and active at 10:00 = now (the
+    # default as-of: the latest poll). nearest splits at 09:30: last hour 30 min up, 30 down.
+    # The day [now-24h, now) holds 09:00-10:00 of today; before 09:00 the first poll's status
+    # (inactive) rules: 0.50 h up, 23.50 h down; the week likewise 0.5 h up, 167.5 h down.
+    now = at(MONDAY, 10)
+    both = polls(("s1", at(MONDAY, 9), "inactive"), ("s1", now, "active"))
+    assert report(both, now=now) == {"s1": (30.0, 0.5, 0.5, 30.0, 23.5, 167.5)}
+    # previous: the poll at now owns no time after it; 09:00-10:00 is inactive.
+    assert report(both, now=now, interpolation="previous") == {
+        "s1": (0.0, 0.0, 0.0, 60.0, 24.0, 168.0)
+    }
+    # The only poll at now stands for the whole week (instants before the first poll).
+    assert report(polls(("s1", now, "active")), now=now) == {
+        "s1": (60.0, 24.0, 168.0, 0.0, 0.0, 0.0)
+    }
+
+
+def test_a_poll_at_now_does_not_count_at_closing_time_but_does_at_opening() -> None:
+    # Open 09:00-10:00 and 10:00-11:00 on different days: the interval [09:00, 10:00) is
+    # half-open, so a poll at now = 10:00 (closing) is outside it; one at now = 09:00 of a day
+    # whose hours open at 09:00 is inside [09:00, 10:00) and counts.
+    closing = at(MONDAY, 10)
+    rows = hours(("s", 0, time(9), time(10)))
+    closed = polls(("s", at(MONDAY, 9, 30), "inactive"), ("s", closing, "active"))
+    # The week [Jan 16 10:00, now) holds only today's hour (last Monday's closed at 10:00).
+    assert report(closed, rows, UTC_STORE, now=closing) == {"s": (0.0, 0.0, 0.0, 60.0, 1.0, 1.0)}
+    opening = at(MONDAY, 9)
+    opened = polls(("s", opening, "active"))
+    # Business time before now: last Monday 09:00-10:00 (1 h in the week, none in the day).
+    assert report(opened, rows, UTC_STORE, now=opening) == {"s": (0.0, 0.0, 1.0, 0.0, 0.0, 0.0)}
+
+
 def test_a_poll_exactly_8_days_old_is_a_candidate() -> None:
     # Polls at now-8d (inactive) and now-1d (active) split at now-4.5d: the week window
     # [now-7d, now) is down for 2.5 d = 60 h and up for 108 h.
