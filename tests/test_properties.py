@@ -317,7 +317,8 @@ def scenarios(
         if draw(st.integers(0, 3)):  # no hours rows at all in about a quarter of the stores
             hours.extend((store_id, d, s, e) for d, s, e in draw(hours_rows))
         polls.extend(draw(polls_of(store_id, now)))
-    if polls and draw(st.booleans()):  # as the default as-of makes it: now is a poll's time
+    at_a_poll = draw(st.booleans())  # as the default as-of makes it: now is a poll's time
+    if polls and at_a_poll:
         now = draw(st.sampled_from(sorted({stamp for _, stamp, _ in polls})))
         if draw(st.booleans()):  # a round stamped with one time: every store polled at now
             at_now = {store for store, stamp, _ in polls if stamp == now}
