@@ -80,6 +80,7 @@ def compute_report(
     *,
     now: datetime,
     interpolation: Interpolation = "nearest",
+    known_stores: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Compute uptime and downtime within business hours for the last hour, day and week.
 
@@ -100,16 +101,26 @@ def compute_report(
         ``nearest``: each business instant takes the status of the nearest counted poll.
         ``previous``: of the latest counted poll at or before it (the first poll covers the
         instants before it).
+    known_stores
+        Ids of more stores to list (with zeros unless they have counted polls): those with a
+        stored poll at or before ``now`` that ``observations`` does not hold, so that a store
+        that went dark is still listed without reading its whole history (issue #9).
 
     Returns
     -------
     pl.DataFrame
-        ``schemas.REPORT_COLUMNS``: one row per store named in the hours, the time zones or the
-        candidate polls, sorted by ``store_id``; minutes for the hour, hours for day and week,
-        rounded half up to two decimals.
+        ``schemas.REPORT_COLUMNS``: one row per store named in the hours, the time zones,
+        ``known_stores`` or any of ``observations`` at or before ``now``, sorted by
+        ``store_id``; minutes for the hour, hours for day and week, rounded half up to two
+        decimals.
     """
     report, _ = compute_report_and_coverage(
-        observations, hours, timezones, now=now, interpolation=interpolation
+        observations,
+        hours,
+        timezones,
+        now=now,
+        interpolation=interpolation,
+        known_stores=known_stores,
     )
     return report
 
@@ -129,13 +140,20 @@ def compute_report_and_coverage(
     *,
     now: datetime,
     interpolation: Interpolation = "nearest",
+    known_stores: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, Coverage]:
     """``compute_report``, and the ``Coverage`` of its window, counted on the way."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     origin = now - CANDIDATE_SPAN
     candidates = observations.filter(pl.col(TIMESTAMP).is_between(origin, now, closed="both"))
-    stores, packed_polls = _stores_and_polls(candidates, hours, timezones, origin=origin)
+    # Stores polled only before the window are listed too, with zeros (issue #9).
+    named = [observations.filter(pl.col(TIMESTAMP) < origin).get_column(STORE_ID)]
+    if known_stores is not None:
+        named.append(known_stores.cast(pl.String).rename(STORE_ID))
+    stores, packed_polls = _stores_and_polls(
+        candidates, hours, timezones, origin=origin, named=pl.concat(named)
+    )
     if stores.height > MAX_STORES:
         raise ValueError(f"a report covers at most {MAX_STORES:,} stores, not {stores.height:,}")
     intervals = _business_intervals(hours, timezones, stores, origin=origin, now=now)
@@ -174,15 +192,21 @@ def _packed(at: pl.Expr) -> pl.Expr:
 
 
 def _stores_and_polls(
-    candidates: pl.DataFrame, hours: pl.DataFrame, timezones: pl.DataFrame, *, origin: datetime
+    candidates: pl.DataFrame,
+    hours: pl.DataFrame,
+    timezones: pl.DataFrame,
+    *,
+    origin: datetime,
+    named: pl.Series,
 ) -> tuple[pl.DataFrame, pl.Series]:
-    """Every store named by any source, sorted by id, with a dense key (its row); and every
-    candidate poll packed into one integer (see ``_pack_polls``).
+    """Every store named by any source (``named``: more ids), sorted by id, with a dense key
+    (its row); and every candidate poll packed into one integer (see ``_pack_polls``).
 
-    The ids of the hours and time zones are tried first: usually every polled store is among
-    them, and one pass over the polls suffices.
+    The ids of the hours, the time zones and ``named`` are tried first: usually every polled
+    store is among them, and one pass over the polls suffices.
     """
-    ids = pl.concat([hours.get_column(STORE_ID), timezones.get_column(STORE_ID)]).unique().sort()
+    sources = [hours.get_column(STORE_ID), timezones.get_column(STORE_ID), named]
+    ids = pl.concat(sources).unique().sort()
     packed = _pack_polls(candidates, ids, origin=origin)
     if packed.null_count():  # stores known only from their polls
         unnamed = candidates.filter(packed.is_null()).get_column(STORE_ID).unique()

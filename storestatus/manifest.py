@@ -1,7 +1,7 @@
 """The store's published state: which version of each table readers see, and whether a writer
 was interrupted.
 
-Delta commits each table atomically, but one ingest may commit to three tables. Readers therefore
+Delta commits each table atomically, but one ingest may commit to several tables. Readers therefore
 pin the versions named here, and a writer names its new versions only when all its commits are
 done, in one atomic file replace. A writer that dies leaves its mark (``writer``), so the next one
 rolls the tables back to the published versions first: the store is always at the state before

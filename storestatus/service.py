@@ -292,8 +292,10 @@ def compute_from_store(
     ``now`` is ``as_of``, else the latest poll in the store not later than the clock plus
     ``max_future`` (one poll from a poller with a wrong clock must not move every default
     report into the future), else (no polls at all) the clock. Only the UTC date partitions the
-    candidate window touches are read. The result says how many polls and stores the window
-    holds, and warns when that is nothing or few: an all-zero report must not look like news.
+    candidate window touches are read, and the stores table for the stores polled before it
+    (listed with zeros, issue #9): the cost does not grow with the stored history. The result
+    says how many polls and stores the window holds, and warns when that is nothing or few: an
+    all-zero report must not look like news.
 
     Raises
     ------
@@ -318,8 +320,15 @@ def compute_from_store(
         observations = store.read_observations(snapshot, first, last)
         hours = store.read_hours(snapshot)
         timezones = store.read_timezones(snapshot)
+        # Stores that went dark are listed too (issue #9), from the small registry of stores.
+        polled = store.stores_polled_until(snapshot, now)
     report, coverage = compute_report_and_coverage(
-        observations, hours, timezones, now=now, interpolation=interpolation
+        observations,
+        hours,
+        timezones,
+        now=now,
+        interpolation=interpolation,
+        known_stores=polled,
     )
     warnings.extend(_coverage_warnings(coverage, report.height, now))
     return ReportResult(

@@ -1,8 +1,9 @@
-"""The data directory: three Delta Lake tables (Parquet + a transaction log) and report files.
+"""The data directory: four Delta Lake tables (Parquet + a transaction log) and report files.
 
 Delta gives what a cron job needs for free: every write is one atomic commit, a reader pins one
 table version and sees exactly it, and other engines (Spark, DuckDB, Trino) read the same tables.
-Status polls are partitioned by UTC date so a report reads only the days it needs.
+Status polls are partitioned by UTC date so a report reads only the days it needs; a small
+registry of the stores ever polled lets it list a store that went dark without reading history.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -43,6 +44,7 @@ from storestatus.schemas import (
     STORE_ID,
     TIMESTAMP,
     TIMEZONES_SCHEMA,
+    UTC_MICROS,
 )
 
 POLL_DATE: Final = "poll_date"  # partition column of the status table: UTC date of the poll
@@ -53,7 +55,17 @@ _TIME_TEXT: Final = "%H:%M:%S%.6f"  # Delta has no time-of-day type; times are s
 STATUS_TABLE: Final = "status"
 HOURS_TABLE: Final = "business_hours"
 TIMEZONES_TABLE: Final = "timezones"
-TABLES: Final = (STATUS_TABLE, HOURS_TABLE, TIMEZONES_TABLE)
+# One row per store with a stored poll. Written by the writers, in their session, so it is
+# published and rolled back with the status table; a store written before it has none (None).
+STORES_TABLE: Final = "stores"
+TABLES: Final = (STATUS_TABLE, HOURS_TABLE, TIMEZONES_TABLE, STORES_TABLE)
+
+FIRST_POLL: Final = "first_poll_utc"
+LAST_POLL: Final = "last_poll_utc"
+POLLS_STORED: Final = "polls_stored"
+STORES_SCHEMA: Final = pl.Schema(
+    {STORE_ID: pl.String(), FIRST_POLL: UTC_MICROS, LAST_POLL: UTC_MICROS, POLLS_STORED: pl.Int64()}
+)
 
 # How status polls are encoded in Parquet. Timestamps are all distinct and nearly sorted, so a
 # dictionary only costs time; delta encoding makes them ~2x smaller than the default. Min/max
@@ -128,6 +140,22 @@ class _SnapshotChange:
     rejected: int  # rejected rows of the file
 
 
+def _registry_rows(polls: pl.LazyFrame) -> pl.LazyFrame:
+    """The stores table's rows for some polls: first and last poll, and how many, per store."""
+    return polls.group_by(STORE_ID).agg(
+        pl.col(TIMESTAMP).min().alias(FIRST_POLL),
+        pl.col(TIMESTAMP).max().alias(LAST_POLL),
+        pl.len().cast(pl.Int64).alias(POLLS_STORED),
+    )
+
+
+def _per_store(rows: pl.DataFrame) -> pl.DataFrame:
+    """Stores table rows merged to one per store (their polls are disjoint: counts add up)."""
+    return rows.group_by(STORE_ID).agg(
+        pl.col(FIRST_POLL).min(), pl.col(LAST_POLL).max(), pl.col(POLLS_STORED).sum()
+    )
+
+
 def _stores(count: int) -> str:
     return f"{count:,} store{'' if count == 1 else 's'}"
 
@@ -139,6 +167,7 @@ class _Session:
     token: str
     start: dict[str, int | None]
     current: dict[str, int | None]
+    new_polls: list[pl.DataFrame] = field(default_factory=list)  # per store, for the registry
 
 
 def _refusal(drop: _Drop, retain_days: int | None) -> str | None:
@@ -276,6 +305,7 @@ class Store:
             self._session = self._begin_session()
             try:
                 yield
+                self._update_registry()  # part of the session: a failure rolls it all back
             except BaseException:
                 with _interrupts_held_off():
                     self._abort_session(self._session)
@@ -297,6 +327,62 @@ class Store:
         session = _Session(token=f"pid {os.getpid()}", start=dict(versions), current=dict(versions))
         write_manifest(self.data_dir.manifest, Manifest(dict(versions), writer=session.token))
         return session
+
+    def _update_registry(self) -> None:
+        """Bring the stores table up to date with the polls the session inserted.
+
+        The registry is small (a row per store), so it is rewritten whole, once per session. A
+        store from before the registry gets it built from its whole status table by its first
+        session that changes anything (one that changes nothing, e.g. a refused ``compact``,
+        must not write).
+        """
+        session = self._session
+        assert session is not None
+        added, session.new_polls = session.new_polls, []
+        if (
+            session.current.get(STORES_TABLE) is None
+            and session.start.get(STATUS_TABLE) is not None
+        ):
+            if session.current != session.start:  # a store from before the registry
+                self._rebuild_registry()
+            return
+        if not added:
+            return
+        registry = self._open(STORES_TABLE)
+        stored = (
+            STORES_SCHEMA.to_frame()
+            if registry is None
+            else self._read_parquet(registry.file_uris(), STORES_SCHEMA.names())
+        )
+        self._write_registry(_per_store(pl.concat([stored.cast(STORES_SCHEMA), *added])))
+
+    def _rebuild_registry(self) -> None:
+        """Write the stores table from the whole status table (nothing if it has no table).
+
+        A store whose polls were all dropped (by ``compact``) leaves the registry: it has no
+        stored poll any more, so reports list it only if the hours or time zones name it.
+        """
+        status = self._open(STATUS_TABLE)
+        if status is None:
+            return
+        files = status.file_uris()
+        polls = pl.scan_parquet(files) if files else OBSERVATIONS_SCHEMA.to_frame().lazy()
+        try:  # streamed: memory in proportion to the stores, not to the polls
+            registry = _registry_rows(polls.select(STORE_ID, TIMESTAMP)).collect(engine="streaming")
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise StoreError(f"cannot read {self.tables}: {error}") from error
+        self._write_registry(registry.cast(STORES_SCHEMA))
+
+    def _write_registry(self, registry: pl.DataFrame) -> None:
+        try:
+            write_deltalake(
+                self._table_path(STORES_TABLE), registry.sort(STORE_ID), mode="overwrite"
+            )
+        except (DeltaError, OSError) as error:
+            raise StoreError(
+                f"cannot write table {STORES_TABLE} in {self.tables}: {error}"
+            ) from error
+        self._committed(STORES_TABLE)
 
     def _abort_session(self, session: _Session) -> None:
         """Roll a failed session back and delete its files; if even that fails, leave it to the
@@ -440,6 +526,9 @@ class Store:
             version = (
                 self._committed(STATUS_TABLE) if new.height or changed.height else table_version
             )
+            if new.height:
+                assert self._session is not None
+                self._session.new_polls.append(_registry_rows(new.lazy()).collect())
         return StatusWrite(new.height, changed.height, unchanged, version)
 
     def _write_status(self, rows: pl.DataFrame, *, replacing: list[date] | None = None) -> None:
@@ -571,7 +660,8 @@ class Store:
         than half of the polls, nothing is changed unless ``force``: no single bad row can wipe
         out the history. Files are deleted only while no report is reading (see ``reading``),
         and no ingest can run meanwhile, so no commit ever refers to a deleted file. Leftovers of
-        killed commands go too (see ``_delete_leftovers``).
+        killed commands go too (see ``_delete_leftovers``). After a drop the stores table is
+        rebuilt from the polls that remain: a store with none left leaves it.
         """
         with self.writing():
             status = self._open(STATUS_TABLE)
@@ -640,6 +730,9 @@ class Store:
             try:
                 if status is not None and drop.polls:
                     self._drop_polls(status, drop)
+                assert self._session is not None
+                if drop.polls or self._session.current.get(STORES_TABLE) is None:
+                    self._rebuild_registry()
                 opened = [
                     (name, table) for name in TABLES if (table := self._open(name)) is not None
                 ]
@@ -779,7 +872,7 @@ class Store:
         return Snapshot(versions)
 
     def _pinned(self, snapshot: Snapshot, name: str) -> DeltaTable | None:
-        version = snapshot.versions[name]
+        version = snapshot.versions.get(name)  # a manifest from before a table lacks it
         if version is None:
             return None
         if (name, version) not in self._pinned_tables:
@@ -840,6 +933,25 @@ class Store:
                 assert isinstance(latest, datetime)
                 return latest, later
         return None, later
+
+    def stores_polled_until(self, snapshot: Snapshot, until: datetime) -> pl.Series:
+        """Ids of the stores with a stored poll at or before ``until``, from the registry.
+
+        A store written before the registry has none until its next writer: then the whole
+        status table is read, which is correct but costs time in proportion to the history.
+        """
+        registry = self._pinned(snapshot, STORES_TABLE)
+        if registry is not None:
+            rows = self._read_parquet(
+                registry.file_uris(), [STORE_ID, FIRST_POLL], where=pl.col(FIRST_POLL) <= until
+            )
+            return rows.get_column(STORE_ID)
+        status = self._pinned(snapshot, STATUS_TABLE)
+        if status is None:
+            return pl.Series(STORE_ID, [], dtype=pl.String)
+        days = [day for day in self._dates(status) if day <= until.astimezone(UTC).date()]
+        old = self._read_days(status, days, within=(datetime(1970, 1, 1, tzinfo=UTC), until))
+        return old.get_column(STORE_ID).unique()
 
     @staticmethod
     def _dates(table: DeltaTable) -> list[date]:

@@ -197,14 +197,22 @@ class StoreFigures:
 
 
 def _rows_by_store(
-    observations: pl.DataFrame, hours: pl.DataFrame, timezones: pl.DataFrame, now_us: int
+    observations: pl.DataFrame,
+    hours: pl.DataFrame,
+    timezones: pl.DataFrame,
+    now_us: int,
+    known_stores: Iterable[str] = (),
 ) -> tuple[dict[str, list[Poll]], dict[str, list[HoursRow]], dict[str, str], list[str]]:
-    """Plain-Python views of the three frames, plus the sorted store ids of the report."""
+    """Plain-Python views of the three frames, plus the sorted store ids of the report: those
+    of the hours, the time zones, ``known_stores`` and every poll at or before now."""
     polls: dict[str, list[Poll]] = {}
+    polled_before = set(known_stores)
     for row in observations.iter_rows(named=True):
         at = to_micros(row[TIMESTAMP])
         if now_us - CANDIDATE_SPAN_US <= at <= now_us:
             polls.setdefault(row[STORE_ID], []).append(Poll(at, row[STATUS]))
+        if at <= now_us:
+            polled_before.add(row[STORE_ID])
     hours_rows: dict[str, list[HoursRow]] = {}
     for row in hours.iter_rows(named=True):
         hours_rows.setdefault(row[STORE_ID], []).append(
@@ -213,7 +221,7 @@ def _rows_by_store(
     zones: dict[str, str] = {}
     for row in timezones.iter_rows(named=True):
         zones.setdefault(row[STORE_ID], row[TIMEZONE])
-    store_ids = sorted(set(polls) | set(hours_rows) | set(zones))
+    store_ids = sorted(polled_before | set(hours_rows) | set(zones))
     return polls, hours_rows, zones, store_ids
 
 
@@ -261,10 +269,13 @@ def reference_figures(
     *,
     now: datetime,
     interpolation: Literal["nearest", "previous"] = "nearest",
+    known_stores: Iterable[str] = (),
 ) -> dict[str, StoreFigures]:
-    """Exact figures of every store of the report, by store id."""
+    """Exact figures of every store of the report, by store id (see ``_rows_by_store``)."""
     now_us = to_micros(now)
-    polls, hours_rows, zones, store_ids = _rows_by_store(observations, hours, timezones, now_us)
+    polls, hours_rows, zones, store_ids = _rows_by_store(
+        observations, hours, timezones, now_us, known_stores
+    )
     return {
         store_id: store_figures(
             polls.get(store_id, []),
@@ -289,10 +300,16 @@ def reference_report(
     *,
     now: datetime,
     interpolation: Literal["nearest", "previous"] = "nearest",
+    known_stores: Iterable[str] = (),
 ) -> pl.DataFrame:
     """The report ``compute_report`` must produce, computed the slow and simple way."""
     figures = reference_figures(
-        observations, hours, timezones, now=now, interpolation=interpolation
+        observations,
+        hours,
+        timezones,
+        now=now,
+        interpolation=interpolation,
+        known_stores=known_stores,
     )
     columns: dict[str, list[str] | list[float]] = {STORE_ID: list(figures)}
     for name, _length, unit in WINDOWS:

@@ -153,6 +153,7 @@ def test_missing_column_fails_and_changes_nothing(
         "status": None,
         "business_hours": None,
         "timezones": None,
+        "stores": None,
     }
 
 
@@ -168,7 +169,12 @@ def test_default_as_of_is_the_latest_poll(invoke: Invoke, data_dir: Path) -> Non
     record = ReportFiles(DataDir(data_dir)).read(report_id)
     assert record.now == "2023-01-23T17:30:00+00:00"
     assert record.as_of is None
-    assert record.table_versions == {"status": 0, "business_hours": 0, "timezones": 0}
+    assert record.table_versions == {
+        "status": 0,
+        "business_hours": 0,
+        "timezones": 0,
+        "stores": 0,
+    }
     assert record.rows == 5
 
 

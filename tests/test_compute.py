@@ -397,3 +397,20 @@ def test_coverage_counts_the_candidate_polls_and_their_stores() -> None:
     assert frame.get_column("store_id").to_list() == ["a", "b", "d", "e"]
     nothing = compute_report_and_coverage(polls(), hours(), zones(("e", "UTC")), now=now)[1]
     assert nothing == Coverage(polls=0, stores_polled=0)
+
+
+def test_a_store_polled_only_before_the_window_is_listed_with_zeros() -> None:
+    # Issue #9: "dark" was polled 10 days before now and is in no hours or time zones; "later"
+    # only after now. The report lists dark with zeros, from its old poll or from known_stores
+    # (the store's registry, when the old polls are not read); never later.
+    now = at(MONDAY, 12)
+    old = polls(("dark", now - timedelta(days=10), "active"))
+    after = polls(("later", now + timedelta(seconds=1), "active"))
+    live = polls(("live", now, "active"))
+    zero: Figures = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    listed = report(pl.concat([old, after, live]), now=now)
+    assert listed == {"dark": zero, "live": (60.0, 24.0, 168.0, 0.0, 0.0, 0.0)}
+    known = compute_report(
+        live, hours(), zones(), now=now, known_stores=pl.Series(["dark", "live"])
+    )
+    assert known.rows() == [("dark", *zero), ("live", *listed["live"])]

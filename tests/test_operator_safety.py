@@ -30,7 +30,7 @@ from storestatus.locks import WriterInfo, read_writer
 from storestatus.schemas import OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
 from storestatus.store import Store
 
-TABLES = ("status", "business_hours", "timezones")
+TABLES = ("status", "business_hours", "timezones", "stores")
 
 # --------------------------------------------------------------------------- helpers
 

@@ -18,6 +18,7 @@ from storestatus.schemas import (
     OBSERVATIONS_SCHEMA,
     REPORT_COLUMNS,
     STORE_ID,
+    TIMESTAMP,
     TIMEZONES_SCHEMA,
 )
 
@@ -114,12 +115,14 @@ def test_candidates_are_inclusive_and_outside_polls_ignored() -> None:
             ("a", now - timedelta(days=8, microseconds=1), "inactive"),  # too old
             ("a", now - timedelta(days=8), "active"),  # oldest candidate
             ("a", now + timedelta(microseconds=1), "inactive"),  # in the future
-            ("b", now - timedelta(days=9), "active"),  # only too old polls: no row for b
+            ("b", now - timedelta(days=9), "active"),  # only too old polls: b reads 0 (issue #9)
+            ("c", now + timedelta(microseconds=1), "active"),  # only after now: no row for c
         ]
     )
     report = reference_report(*data, now=now)
-    assert report[STORE_ID].to_list() == ["a"]
+    assert report[STORE_ID].to_list() == ["a", "b"]
     assert figures(report, "a") == (60.0, 24.0, 168.0, 0.0, 0.0, 0.0)
+    assert figures(report, "b") == (0.0,) * 6
 
 
 def test_stores_without_counted_polls_get_zeros() -> None:
@@ -390,6 +393,13 @@ def test_compute_report_matches_reference(
         expected = reference_report(observations, hours, timezones, now=now, interpolation=method)
         actual = compute_report(observations, hours, timezones, now=now, interpolation=method)
         assert_frame_equal(actual, expected)
+        # As a report reads the store: the window's polls, and the registry's older stores.
+        window = observations.filter(pl.col(TIMESTAMP).is_between(now - timedelta(days=8), now))
+        polled = observations.filter(pl.col(TIMESTAMP) <= now).get_column(STORE_ID).unique()
+        from_store = compute_report(
+            window, hours, timezones, now=now, interpolation=method, known_stores=polled
+        )
+        assert_frame_equal(from_store, expected)
         check_properties(
             actual,
             observations=observations,

@@ -30,7 +30,7 @@ def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
 
 def test_empty_store_reads_as_empty_frames(store: Store) -> None:
     snapshot = store.snapshot()
-    assert snapshot.versions == {"status": None, "business_hours": None, "timezones": None}
+    assert snapshot.versions == dict.fromkeys(("status", "business_hours", "timezones", "stores"))
     first, last = date(2023, 1, 1), date(2023, 1, 9)
     assert store.read_observations(snapshot, first, last).schema == OBSERVATIONS_SCHEMA
     assert store.read_hours(snapshot).schema == HOURS_SCHEMA
@@ -153,8 +153,9 @@ def test_compact_merges_hourly_files_and_keeps_every_poll(store: Store) -> None:
             store.upsert_status(hourly(["a", "b"], day, hour, "inactive" if hour % 5 else "active"))
     before = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
     done = store.compact()
-    assert (done.files_before, done.files_after, done.dropped_polls) == (48, 2, 0)
-    assert done.deleted_files == 48  # the hourly files, no longer referenced
+    # One file per hour and one per day, plus the stores table's one (rewritten by each upsert).
+    assert (done.files_before, done.files_after, done.dropped_polls) == (49, 3, 0)
+    assert done.deleted_files == 48 + 47  # the hourly files, and the replaced store registries
     after = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
     assert_frame_equal(
         after.sort("store_id", "timestamp_utc"), before.sort("store_id", "timestamp_utc")
@@ -168,7 +169,8 @@ def test_retention_drops_whole_days_before_the_newest_poll(store: Store) -> None
         store.upsert_status(hourly(["a"], day, 12))
     done = store.compact(retain_days=8)
     assert done.dropped_polls == 2  # Jan 1 and 2; Jan 3..11 stay (the 8 days before the 11th)
-    assert (done.files_before, done.files_after) == (11, 9)  # counted before the drop
+    # Counted before the drop; each count includes the stores table's one file.
+    assert (done.files_before, done.files_after) == (12, 10)
     kept = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 11))
     assert sorted(kept.get_column("timestamp_utc").dt.day().to_list()) == list(range(3, 12))
 
