@@ -10,7 +10,6 @@ Failed instead of Running forever. No server, no pid files, no pid reuse races.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from storestatus.config import DataDir
 from storestatus.durable import replacing, write_atomically
 from storestatus.errors import ReportNotFoundError, StoreError
+from storestatus.locks import LockTimeoutError, file_lock
 
 if TYPE_CHECKING:  # schemas imports Polars, which polling a report should not load
     from storestatus.schemas import Interpolation
@@ -107,20 +107,16 @@ class ReportFiles:
     @contextmanager
     def hold_lock(self, report_id: str, *, wait: bool) -> Iterator[int | None]:
         """Hold the report's lock; yields its file descriptor, or None if another holds it."""
-        path = self.path(report_id, ".lock")
-        try:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as error:
-            raise StoreError(f"cannot write report files in {self.folder}: {error}") from error
-        try:
+        with ExitStack() as held:
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield None
-                return
+                descriptor: int | None = held.enter_context(
+                    file_lock(self.path(report_id, ".lock"), timeout=None if wait else 0)
+                )
+            except LockTimeoutError:
+                descriptor = None
+            except OSError as error:
+                raise StoreError(f"cannot write report files in {self.folder}: {error}") from error
             yield descriptor
-        finally:
-            os.close(descriptor)
 
 
 def trigger_report(
