@@ -174,14 +174,15 @@ def _start_worker(data_dir: DataDir, report_id: str, lock_descriptor: int) -> No
 
 def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
     """Compute a Running report and record the outcome (Complete or Failed)."""
-    # Imported here: the poll side (get-report) should not pay for Polars.
-    from storestatus.service import compute_from_store  # noqa: PLC0415
-    from storestatus.store import Store  # noqa: PLC0415
-
     files = ReportFiles(data_dir)
-    record = replace(files.read(report_id), worker_pid=os.getpid())
-    files.write(record)
-    try:
+    record = files.read(report_id)
+    try:  # from the first step: a SIGTERM or an import error too must end as Failed
+        # Imported here: the poll side (get-report) should not pay for Polars.
+        from storestatus.service import compute_from_store  # noqa: PLC0415
+        from storestatus.store import Store  # noqa: PLC0415
+
+        record = replace(record, worker_pid=os.getpid())
+        files.write(record)
         as_of = None if record.as_of is None else datetime.fromisoformat(record.as_of)
         result = compute_from_store(
             Store(data_dir), as_of=as_of, interpolation=record.interpolation
