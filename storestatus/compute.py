@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -36,12 +36,14 @@ from storestatus.schemas import (
     DAY,
     DEFAULT_TIMEZONE,
     END,
-    REPORT_COLUMNS,
+    END_OF_DAY,
+    ISO_UTC,
     START,
     STATUS,
     STORE_ID,
     TIMESTAMP,
     TIMEZONE,
+    UTC_MICROS,
     Interpolation,
 )
 
@@ -54,7 +56,6 @@ WINDOWS: Final = {
     "last_day": (timedelta(days=1), timedelta(hours=1)),
     "last_week": (timedelta(days=7), timedelta(hours=1)),
 }
-_END_OF_DAY: Final = time(23, 59)  # an end at or after 23:59 means midnight (issue #2)
 
 # (store_key, instant) packed into one Int64 that sorts like the pair: store_key in the high bits,
 # ticks since the report's origin (now - 8 days) in the low 41 bits (2**41 ticks = 12.7 days).
@@ -71,6 +72,8 @@ _HI: Final = "hi"
 _LEN: Final = "length"
 _BEFORE: Final = "business_before"  # business time of all earlier intervals (see _business_until)
 _C: Final = "business_until"  # C(t) of the module docstring
+_START: Final = "start"  # where a poll's span of time starts, in ticks (see _span_edges)
+_END: Final = "end"
 
 
 def compute_report(
@@ -81,6 +84,8 @@ def compute_report(
     now: datetime,
     interpolation: Interpolation = "nearest",
     known_stores: pl.Series | None = None,
+    detail: bool = False,
+    max_gap: timedelta | None = None,
 ) -> pl.DataFrame:
     """Compute uptime and downtime within business hours for the last hour, day and week.
 
@@ -105,14 +110,26 @@ def compute_report(
         Ids of more stores to list (with zeros unless they have counted polls): those with a
         stored poll at or before ``now`` that ``observations`` does not hold, so that a store
         that went dark is still listed without reading its whole history (issue #9).
+    detail
+        Append ``schemas.DETAIL_COLUMNS``: business time, unknown time (business time with no
+        status: business - uptime - downtime, exact before rounding) and counted polls per
+        window, and the latest candidate poll (ISO 8601, empty if none).
+    max_gap
+        A business instant farther than this from the poll whose status it would take has no
+        status: it is unknown, neither up nor down (None: every instant takes a status).
 
     Returns
     -------
     pl.DataFrame
-        ``schemas.REPORT_COLUMNS``: one row per store named in the hours, the time zones,
-        ``known_stores`` or any of ``observations`` at or before ``now``, sorted by
-        ``store_id``; minutes for the hour, hours for day and week, rounded half up to two
-        decimals.
+        ``schemas.REPORT_COLUMNS`` (then the detail columns): one row per store named in the
+        hours, the time zones, ``known_stores`` or any of ``observations`` at or before ``now``,
+        sorted by ``store_id``; minutes for the hour, hours for day and week, rounded half up
+        to two decimals.
+
+    Raises
+    ------
+    ValueError
+        ``now`` is naive, or there are more than ``MAX_STORES`` stores.
     """
     report, _ = compute_report_and_coverage(
         observations,
@@ -121,6 +138,8 @@ def compute_report(
         now=now,
         interpolation=interpolation,
         known_stores=known_stores,
+        detail=detail,
+        max_gap=max_gap,
     )
     return report
 
@@ -141,6 +160,8 @@ def compute_report_and_coverage(
     now: datetime,
     interpolation: Interpolation = "nearest",
     known_stores: pl.Series | None = None,
+    detail: bool = False,
+    max_gap: timedelta | None = None,
 ) -> tuple[pl.DataFrame, Coverage]:
     """``compute_report``, and the ``Coverage`` of its window, counted on the way."""
     if now.tzinfo is None:
@@ -156,11 +177,21 @@ def compute_report_and_coverage(
     )
     if stores.height > MAX_STORES:
         raise ValueError(f"a report covers at most {MAX_STORES:,} stores, not {stores.height:,}")
+    now_at = _ticks(now) - _ticks(origin)
     intervals = _business_intervals(hours, timezones, stores, origin=origin, now=now)
-    counted = _counted_observations(packed_polls, intervals)
-    bounds = _window_bounds(stores, intervals, now_at=_ticks(now) - _ticks(origin))
-    spans = _status_spans(counted, intervals, bounds, interpolation)
-    report = _format_report(stores, _window_totals(spans, bounds))
+    sorted_polls = packed_polls.sort()
+    counted = _counted_observations(sorted_polls, intervals)
+    bounds = _window_bounds(stores, intervals, now_at=now_at)
+    gap = None if max_gap is None else min(_span_ticks(max_gap), 1 << _TIME_BITS)
+    edges = _span_edges(counted, interpolation, max_gap=gap, now_at=now_at)
+    spans = _status_spans(edges, intervals, bounds, gapped=gap is not None)
+    totals = _window_totals(spans, bounds, gapped=gap is not None)
+    details = (
+        _detail_figures(stores, bounds, counted, sorted_polls, origin=origin, now_at=now_at)
+        if detail
+        else None
+    )
+    report = _format_report(stores, totals, details)
     return report, Coverage(packed_polls.len(), _stores_polled(packed_polls, stores.height))
 
 
@@ -260,7 +291,7 @@ def _business_intervals(
             _KEY,
             TIMEZONE,
             pl.col("date").dt.combine(pl.col(START)).alias(_LO),
-            pl.when(pl.col(END) >= _END_OF_DAY)
+            pl.when(pl.col(END) >= END_OF_DAY)
             .then(pl.col("date").dt.offset_by("1d").dt.combine(time(0)))
             .when(pl.col(END) <= pl.col(START))
             .then(pl.col("date").dt.offset_by("1d").dt.combine(pl.col(END)))
@@ -376,21 +407,18 @@ def _business_until(points: pl.DataFrame, intervals: pl.DataFrame) -> pl.Series:
     )
 
 
-def _counted_observations(packed_polls: pl.Series, intervals: pl.DataFrame) -> pl.DataFrame:
+def _counted_observations(sorted_polls: pl.Series, intervals: pl.DataFrame) -> pl.DataFrame:
     """Candidate polls inside business hours: store_key, at, active; sorted by store_key, at.
 
-    Sorting the polls as one packed integer column is three times faster than sorting a frame.
+    ``sorted_polls`` are the packed polls, sorted: sorting one packed integer column is three
+    times faster than sorting a frame.
     """
     packed = pl.col(_PACKED) // 2 * 2  # without the status bit
-    polls = (
-        packed_polls.sort()
-        .to_frame()
-        .select(
-            (pl.col(_PACKED) // (1 << _TIME_BITS)).cast(pl.UInt32).alias(_KEY),
-            (packed % (1 << _TIME_BITS)).alias(_AT),
-            (pl.col(_PACKED) % 2 == 1).alias("active"),
-            packed.alias(_PACKED),
-        )
+    polls = sorted_polls.to_frame().select(
+        (pl.col(_PACKED) // (1 << _TIME_BITS)).cast(pl.UInt32).alias(_KEY),
+        (packed % (1 << _TIME_BITS)).alias(_AT),
+        (pl.col(_PACKED) % 2 == 1).alias("active"),
+        packed.alias(_PACKED),
     )
     return (
         polls.join_asof(
@@ -420,67 +448,105 @@ def _window_bounds(stores: pl.DataFrame, intervals: pl.DataFrame, *, now_at: int
     )
 
 
+def _span_edges(
+    counted: pl.DataFrame, interpolation: Interpolation, *, max_gap: int | None, now_at: int
+) -> pl.DataFrame:
+    """Where each counted poll's span of time starts and ends: store_key, active, start, end.
+
+    A span starts where the poll takes over from the previous one (the midpoint for
+    ``nearest``, the poll itself for ``previous``) and ends where the next one takes over; the
+    first span of a store starts at the origin and the last ends at ``now``. With ``max_gap``
+    (ticks), a span reaches no farther than that from its poll on either side (issue #9): the
+    instants beyond have no status. Starts and ends both stay sorted along the polls.
+    """
+    key, at = pl.col(_KEY), pl.col(_AT)
+    if interpolation == "nearest":
+        takes_over, hands_over = (at.shift(1) + at) // 2, (at + at.shift(-1)) // 2
+    else:
+        takes_over, hands_over = at, at.shift(-1)
+    start = pl.when(key == key.shift(1)).then(takes_over).otherwise(0)
+    end = pl.when(key == key.shift(-1)).then(hands_over).otherwise(now_at)
+    if max_gap is not None:
+        start = pl.max_horizontal(start, at - max_gap)
+        end = pl.min_horizontal(end, at + max_gap)
+    return counted.select(_KEY, "active", start.alias(_START), end.alias(_END))
+
+
 def _status_spans(
-    counted: pl.DataFrame,
-    intervals: pl.DataFrame,
-    bounds: pl.DataFrame,
-    interpolation: Interpolation,
+    edges: pl.DataFrame, intervals: pl.DataFrame, bounds: pl.DataFrame, *, gapped: bool
 ) -> pl.DataFrame:
     """The business time each counted poll stands for, as ``C`` at both ends of its span.
 
-    A poll's span starts where it takes over from the previous poll (the midpoint for
-    ``nearest``, the poll itself for ``previous``) and ends where the next poll takes over; the
-    first span of a store starts at the origin and the last ends at ``now``.
+    Spans that are not ``gapped`` tile the time from the origin to ``now``: a span ends where
+    the next begins, so ``C`` is looked up once per poll.
     """
     key = pl.col(_KEY)
-    previous_at = pl.col(_AT).shift(1)
-    takeover = (previous_at + pl.col(_AT)) // 2 if interpolation == "nearest" else pl.col(_AT)
-    starts = counted.with_columns(_packed(pl.when(key == key.shift(1)).then(takeover).otherwise(0)))
-    c_now = bounds.get_column("c_now").gather(counted.get_column(_KEY))
+    lo = _business_until(edges.select(_packed(pl.col(_START))), intervals).alias(_LO)
+    if gapped:
+        hi = _business_until(edges.select(_packed(pl.col(_END))), intervals).alias(_HI)
+        return edges.select(_KEY, "active").with_columns(lo, hi)
+    c_now = bounds.get_column("c_now").gather(edges.get_column(_KEY))
     return (
-        starts.select(_KEY, "active")
-        .with_columns(
-            _business_until(starts, intervals).alias(_LO),
-        )
+        edges.select(_KEY, "active")
+        .with_columns(lo)
         .with_columns(
             pl.when(key == key.shift(-1)).then(pl.col(_LO).shift(-1)).otherwise(c_now).alias(_HI)
         )
     )
 
 
-def _window_totals(spans: pl.DataFrame, bounds: pl.DataFrame) -> pl.DataFrame:
+def _window_totals(spans: pl.DataFrame, bounds: pl.DataFrame, *, gapped: bool) -> pl.DataFrame:
     """Uptime and downtime ticks per window, for each store with counted polls.
 
     ``U(x)``, the active business time of all spans up to ``C = x``, is a running sum along the
-    spans, which lie in ``C`` order store after store. A store's spans tile its business time
-    from the origin to ``now``, so its uptime in a window is ``U(C(now)) - U(C(start))`` and
-    its downtime the rest of the window's business time: a few lookups per store, no group-by.
+    spans, which lie in ``C`` order store after store. Uptime in a window is then
+    ``U(C(now)) - U(C(start))``: a few lookups per store, no group-by. Spans that are not
+    ``gapped`` tile a store's business time, so its downtime is the rest of the window's
+    business time; gapped ones leave time unknown, so downtime is summed the same way as uptime.
     """
-    up = pl.when(pl.col("active")).then(pl.col(_HI) - pl.col(_LO)).otherwise(0)
-    running = spans.select(_LO, up.alias("up")).with_columns(
-        (pl.col("up").cum_sum() - pl.col("up")).alias("up_before")
+    length = pl.col(_HI) - pl.col(_LO)
+    kinds = {"uptime": pl.col("active")} | ({"downtime": ~pl.col("active")} if gapped else {})
+    running = spans.select(
+        _LO,
+        *(
+            pl.when(is_kind).then(length).otherwise(0).alias(kind)
+            for kind, is_kind in kinds.items()
+        ),
+    ).with_columns(
+        (pl.col(kind).cum_sum() - pl.col(kind)).alias(f"{kind}_before") for kind in kinds
     )
     polled = bounds.with_row_index(_KEY).filter(
         pl.col(_KEY).is_in(spans.get_column(_KEY).unique().cast(pl.UInt32).implode())
     )
-    up_now = _active_until(polled.get_column("c_now"), running)
+    c_now = polled.get_column("c_now")
+    at_now = {kind: _spanned_until(c_now, running, kind) for kind in kinds}
     figures = []
     for name in WINDOWS:
         c_start = polled.get_column(f"c_{name}")
-        uptime = up_now - _active_until(c_start, running)
-        downtime = polled.get_column("c_now") - c_start - uptime
-        figures += [uptime.alias(f"uptime_{name}"), downtime.alias(f"downtime_{name}")]
+        within = {kind: at_now[kind] - _spanned_until(c_start, running, kind) for kind in kinds}
+        downtime = within["downtime"] if gapped else c_now - c_start - within["uptime"]
+        figures += [within["uptime"].alias(f"uptime_{name}"), downtime.alias(f"downtime_{name}")]
     return polled.select(pl.col(_KEY).cast(pl.UInt32)).with_columns(figures)
 
 
-def _active_until(points: pl.Series, running: pl.DataFrame) -> pl.Series:
-    """``U`` of ``_window_totals`` at sorted ``C`` values (ties between spans are zero-length)."""
+def _spanned_until(points: pl.Series, running: pl.DataFrame, kind: str) -> pl.Series:
+    """``U`` of ``_window_totals`` (or its downtime twin, per ``kind``) at sorted ``C`` values.
+
+    Ties between spans are zero-length; a point in a gap between spans gets the whole of the
+    span before it.
+    """
     return (
         points.alias(_C)
         .to_frame()
-        .join_asof(running, left_on=_C, right_on=_LO, strategy="backward", check_sortedness=False)
+        .join_asof(
+            running.select(_LO, kind, f"{kind}_before"),
+            left_on=_C,
+            right_on=_LO,
+            strategy="backward",
+            check_sortedness=False,
+        )
         .select(
-            (pl.col("up_before") + (pl.col(_C) - pl.col(_LO)).clip(0, pl.col("up")))
+            (pl.col(f"{kind}_before") + (pl.col(_C) - pl.col(_LO)).clip(0, pl.col(kind)))
             .fill_null(0)
             .alias(_C)
         )
@@ -488,7 +554,58 @@ def _active_until(points: pl.Series, running: pl.DataFrame) -> pl.Series:
     )
 
 
-def _format_report(stores: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
+def _detail_figures(
+    stores: pl.DataFrame,
+    bounds: pl.DataFrame,
+    counted: pl.DataFrame,
+    sorted_polls: pl.Series,
+    *,
+    origin: datetime,
+    now_at: int,
+) -> pl.DataFrame:
+    """Per store (in store_key order): business ticks and counted polls per window, and the
+    latest candidate poll; what ``--detail`` adds (issue #9).
+
+    Polls are counted by binary search on the packed, sorted polls: no group-by.
+    """
+    counted_packed = counted.select(_packed(pl.col(_AT))).to_series()
+
+    def counted_before(at: int, side: Literal["left", "right"]) -> pl.Series:
+        """Per store, the counted polls before (``left``) or up to (``right``) ``(store, at)``."""
+        edges = stores.select(_packed(pl.lit(at))).to_series()
+        return counted_packed.search_sorted(edges, side).cast(pl.Int64)
+
+    up_to_now = counted_before(now_at, "right")
+    figures = [
+        (bounds.get_column("c_now") - bounds.get_column(f"c_{name}")).alias(
+            f"business_hours_{name}"
+        )
+        for name in WINDOWS
+    ] + [
+        (up_to_now - counted_before(now_at - _span_ticks(span), "left")).alias(f"polls_{name}")
+        for name, (span, _) in WINDOWS.items()
+    ]
+    # Polls are sorted by store: a store's last one is where the next poll's store differs.
+    key = pl.col(_PACKED) // (1 << _TIME_BITS)
+    micros = pl.col(_PACKED) % (1 << _TIME_BITS) // TICKS_PER_US + _ticks(origin) // TICKS_PER_US
+    last_polls = (
+        sorted_polls.to_frame()
+        .filter(key.shift(-1).ne_missing(key))
+        .select(
+            key.cast(pl.UInt32).alias(_KEY),
+            micros.cast(UTC_MICROS).dt.strftime(ISO_UTC).alias("last_poll_utc"),
+        )
+    )
+    return (
+        pl.DataFrame(figures)
+        .with_row_index(_KEY)
+        .join(last_polls, on=_KEY, how="left", maintain_order="left")
+    )
+
+
+def _format_report(
+    stores: pl.DataFrame, totals: pl.DataFrame, details: pl.DataFrame | None
+) -> pl.DataFrame:
     """Join figures to every store (zeros when none) and convert ticks to rounded units."""
 
     def rounded(column: str, unit: timedelta) -> pl.Expr:
@@ -497,20 +614,29 @@ def _format_report(stores: pl.DataFrame, totals: pl.DataFrame) -> pl.DataFrame:
         hundredths = (pl.col(column) + per_hundredth // 2) // per_hundredth
         return (hundredths.cast(pl.Float64) / 100).alias(column)
 
-    return (
-        stores.join(totals, on=_KEY, how="left")
-        .fill_null(0)
-        .sort(STORE_ID)
-        .select(
-            STORE_ID,
-            *[
-                rounded(f"{kind}_{name}", unit)
-                for kind in ("uptime", "downtime")
-                for name, (_, unit) in WINDOWS.items()
-            ],
+    figures = [f"{kind}_{name}" for kind in ("uptime", "downtime") for name in WINDOWS]
+    report = stores.join(totals, on=_KEY, how="left").with_columns(pl.col(figures).fill_null(0))
+    columns = [
+        rounded(f"{kind}_{name}", unit)
+        for kind in ("uptime", "downtime")
+        for name, (_, unit) in WINDOWS.items()
+    ]
+    if details is not None:
+        report = report.join(details, on=_KEY, how="left").with_columns(
+            (
+                pl.col(f"business_hours_{name}")
+                - pl.col(f"uptime_{name}")
+                - pl.col(f"downtime_{name}")
+            ).alias(f"unknown_{name}")
+            for name in WINDOWS
         )
-        .select(REPORT_COLUMNS)
-    )
+        columns += [
+            rounded(f"{kind}_{name}", unit)
+            for kind in ("business_hours", "unknown")
+            for name, (_, unit) in WINDOWS.items()
+        ]
+        columns += [pl.col(f"polls_{name}") for name in WINDOWS] + [pl.col("last_poll_utc")]
+    return report.sort(STORE_ID).select(STORE_ID, *columns)
 
 
 def poll_dates_needed(now: datetime) -> tuple[date, date]:

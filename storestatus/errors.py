@@ -8,6 +8,8 @@ EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
+# ``stores --silent-for``: some store is silent (a finding, not a failure), so cron can mail on it.
+EXIT_SILENT: Final = 3
 EXIT_RUNNING: Final = 75  # EX_TEMPFAIL: "try again later", what a poller wants for a running report
 
 

@@ -19,12 +19,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from storestatus.config import DataDir
 from storestatus.durable import replacing, write_atomically
+from storestatus.durations import format_duration, parse_duration
 from storestatus.errors import ReportNotFoundError, StoreError
 from storestatus.locks import LockTimeoutError, file_lock
 
@@ -63,6 +64,8 @@ class ReportRecord:
     polls_in_window: int | None = None  # candidate polls the report counted from
     stores_polled: int | None = None  # stores with at least one of them
     warnings: list[str] = field(default_factory=list)  # e.g. no polls in the window
+    detail: bool = False  # the detail columns were asked for (issue #9)
+    max_gap: str | None = None  # e.g. "1h30m" (``timestamps.format_duration``); None: no limit
 
 
 def _utc_now() -> str:
@@ -124,6 +127,8 @@ def trigger_report(
     *,
     as_of: datetime | None = None,
     interpolation: Interpolation = "nearest",
+    detail: bool = False,
+    max_gap: timedelta | None = None,
     wait: bool = False,
 ) -> str:
     """Start a report and return its id: computed by a detached worker, or here if ``wait``.
@@ -144,6 +149,8 @@ def trigger_report(
         interpolation=interpolation,
         as_of=None if as_of is None else as_of.isoformat(),
         created_at=_utc_now(),
+        detail=detail,
+        max_gap=None if max_gap is None else format_duration(max_gap),
     )
     with files.hold_lock(report_id, wait=True) as descriptor:
         assert descriptor is not None
@@ -184,8 +191,13 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
         record = replace(record, worker_pid=os.getpid())
         files.write(record)
         as_of = None if record.as_of is None else datetime.fromisoformat(record.as_of)
+        max_gap = None if record.max_gap is None else parse_duration(record.max_gap)
         result = compute_from_store(
-            Store(data_dir), as_of=as_of, interpolation=record.interpolation
+            Store(data_dir),
+            as_of=as_of,
+            interpolation=record.interpolation,
+            detail=record.detail,
+            max_gap=max_gap,
         )
         csv_path = files.path(report_id, ".csv")
         with replacing(csv_path) as handle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Final, Literal
 
 import polars as pl
@@ -17,6 +18,14 @@ TIMEZONE: Final = "timezone_str"
 ACTIVE: Final = "active"
 INACTIVE: Final = "inactive"
 DEFAULT_TIMEZONE: Final = "America/Chicago"
+END_OF_DAY: Final = time(
+    23, 59
+)  # an hours row ending at or after 23:59 ends at midnight (issue #2)
+
+# The stores registry (issue #9): first and last stored poll, and how many, per store.
+FIRST_POLL: Final = "first_poll_utc"
+LAST_POLL: Final = "last_poll_utc"
+POLLS_STORED: Final = "polls_stored"
 
 # Column names accepted for the weekday in a business-hours file (the real data says `day`).
 DAY_ALIASES: Final = ("day", "dayOfWeek", "day_of_week")
@@ -44,6 +53,18 @@ REPORT_COLUMNS: Final = (
     "downtime_last_hour",
     "downtime_last_day",
     "downtime_last_week",
+)
+
+# Appended by ``--detail`` (issue #9), in this order: business time, time with no status and
+# counted polls per window, then the store's latest poll in the report's 8 days.
+DETAIL_COLUMNS: Final = (
+    *(f"business_hours_{window}" for window in ("last_hour", "last_day", "last_week")),
+    *(f"unknown_{window}" for window in ("last_hour", "last_day", "last_week")),
+    *(f"polls_{window}" for window in ("last_hour", "last_day", "last_week")),
+    "last_poll_utc",
+)
+ISO_UTC: Final = (
+    "%Y-%m-%dT%H:%M:%S%.6fZ"  # how instants are written out: 2023-01-25T18:13:22.479220Z
 )
 
 Interpolation = Literal["nearest", "previous"]

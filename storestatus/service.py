@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
+from storestatus.durations import format_duration
 from storestatus.errors import InputError, StoreError
-from storestatus.schemas import STORE_ID, TIMESTAMP, Interpolation
+from storestatus.roster import (
+    build_roster,
+    dates_to_read,
+    only_silent,
+    polled_within,
+    roster_as_text,
+    silence_window,
+)
+from storestatus.schemas import OBSERVATIONS_SCHEMA, STORE_ID, TIMESTAMP, Interpolation
 from storestatus.store import Snapshot, Store
 
 if TYPE_CHECKING:
@@ -286,6 +295,8 @@ def compute_from_store(
     as_of: datetime | None = None,
     interpolation: Interpolation = "nearest",
     max_future: timedelta = DEFAULT_MAX_FUTURE,
+    detail: bool = False,
+    max_gap: timedelta | None = None,
 ) -> ReportResult:
     """Compute the report from one consistent snapshot of the store.
 
@@ -295,7 +306,7 @@ def compute_from_store(
     candidate window touches are read, and the stores table for the stores polled before it
     (listed with zeros, issue #9): the cost does not grow with the stored history. The result
     says how many polls and stores the window holds, and warns when that is nothing or few: an
-    all-zero report must not look like news.
+    all-zero report must not look like news. ``detail`` and ``max_gap``: see ``compute_report``.
 
     Raises
     ------
@@ -329,6 +340,8 @@ def compute_from_store(
         now=now,
         interpolation=interpolation,
         known_stores=polled,
+        detail=detail,
+        max_gap=max_gap,
     )
     warnings.extend(_coverage_warnings(coverage, report.height, now))
     return ReportResult(
@@ -357,3 +370,89 @@ def _coverage_warnings(coverage: Coverage, stores: int, now: datetime) -> list[s
             "the others read 0; is --as-of right, and is the poller reaching every store?"
         ]
     return []
+
+
+# The version of ``StoreList.as_json``'s layout: scripts can check what they parse.
+STORES_JSON_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class StoreList:
+    """The stores known at a reference time (``roster.build_roster``), or the silent ones."""
+
+    stores: pl.DataFrame  # roster.ROSTER_COLUMNS, sorted by store_id
+    reference_time: datetime
+    silent_for: timedelta | None  # None: every known store is listed
+    known: int  # stores known at the reference time, listed or not
+    snapshot: Snapshot
+
+    @property
+    def silent(self) -> int:
+        """How many stores are silent for ``silent_for`` (0 without it)."""
+        return 0 if self.silent_for is None else self.stores.height
+
+    @property
+    def reference_text(self) -> str:
+        """The reference time as the rows' instants are written: ``2023-01-25T18:13:22.479220Z``."""
+        return f"{self.reference_time.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+
+    def as_json(self) -> dict[str, object]:
+        """The list as ``storestatus stores --format json`` prints it (instants as ISO text)."""
+        return {
+            "schema_version": STORES_JSON_VERSION,
+            "reference_time": self.reference_text,
+            "silent_for": None if self.silent_for is None else format_duration(self.silent_for),
+            "stores": roster_as_text(self.stores).to_dicts(),
+        }
+
+
+def list_stores(
+    store: Store,
+    *,
+    as_of: datetime | None = None,
+    silent_for: timedelta | None = None,
+    max_future: timedelta = DEFAULT_MAX_FUTURE,
+) -> StoreList:
+    """The known stores, with their time zone, weekly business hours and stored polls.
+
+    The reference time is ``as_of``, else the latest poll not later than the clock plus
+    ``max_future``, else the clock: the report's default (``compute_from_store``), so that both
+    list the same stores. With ``silent_for``, only the stores without a poll in
+    ``[reference - silent_for, reference]`` are listed; that is decided from the UTC date
+    partitions the window touches, never the whole history. The poll columns come from the
+    stores table and cover the whole stored history (not cut at the reference time).
+
+    Raises
+    ------
+    StoreError
+        The data directory does not exist or cannot be read.
+    """
+    store.data_dir.require()  # before ``reading``, which would create the folder
+    clock = datetime.now(UTC)
+    with store.reading():
+        snapshot = store.snapshot()
+        reference = as_of
+        if reference is None:
+            latest, _ = store.latest_poll(snapshot, not_after=clock + max_future)
+            reference = latest or clock
+        hours = store.read_hours(snapshot)
+        timezones = store.read_timezones(snapshot)
+        registry = store.read_registry(snapshot)
+        window = None if silent_for is None else silence_window(reference, silent_for)
+        dates = None if window is None else dates_to_read(window, registry)
+        recent = (
+            OBSERVATIONS_SCHEMA.to_frame()
+            if dates is None
+            else store.read_observations(snapshot, *dates)
+        )
+    roster = build_roster(registry, hours, timezones, reference_time=reference)
+    known = roster.height
+    if window is not None:
+        roster = only_silent(roster, polled_within(recent, window))
+    return StoreList(
+        stores=roster,
+        reference_time=reference,
+        silent_for=silent_for,
+        known=known,
+        snapshot=snapshot,
+    )

@@ -36,8 +36,11 @@ from storestatus.schemas import (
     DAY,
     DEFAULT_TIMEZONE,
     END,
+    FIRST_POLL,
     HOURS_SCHEMA,
+    LAST_POLL,
     OBSERVATIONS_SCHEMA,
+    POLLS_STORED,
     REASON,
     START,
     STATUS,
@@ -60,9 +63,6 @@ TIMEZONES_TABLE: Final = "timezones"
 STORES_TABLE: Final = "stores"
 TABLES: Final = (STATUS_TABLE, HOURS_TABLE, TIMEZONES_TABLE, STORES_TABLE)
 
-FIRST_POLL: Final = "first_poll_utc"
-LAST_POLL: Final = "last_poll_utc"
-POLLS_STORED: Final = "polls_stored"
 STORES_SCHEMA: Final = pl.Schema(
     {STORE_ID: pl.String(), FIRST_POLL: UTC_MICROS, LAST_POLL: UTC_MICROS, POLLS_STORED: pl.Int64()}
 )
@@ -952,6 +952,30 @@ class Store:
         days = [day for day in self._dates(status) if day <= until.astimezone(UTC).date()]
         old = self._read_days(status, days, within=(datetime(1970, 1, 1, tzinfo=UTC), until))
         return old.get_column(STORE_ID).unique()
+
+    def read_registry(self, snapshot: Snapshot) -> pl.DataFrame:
+        """The stores table (``STORES_SCHEMA``): first and last poll and polls stored, per store
+        with a stored poll, over the whole stored history.
+
+        A store written before the registry has none until its next writer: then the rows are
+        computed from the whole status table (streamed, so memory stays in proportion to the
+        stores), which is correct but costs time in proportion to the history.
+        """
+        registry = self._pinned(snapshot, STORES_TABLE)
+        if registry is not None:
+            return self._read_parquet(registry.file_uris(), STORES_SCHEMA.names()).cast(
+                STORES_SCHEMA
+            )
+        status = self._pinned(snapshot, STATUS_TABLE)
+        files = [] if status is None else status.file_uris()
+        if not files:
+            return STORES_SCHEMA.to_frame()
+        try:
+            polls = pl.scan_parquet(files).select(STORE_ID, TIMESTAMP)
+            rows = _registry_rows(polls).collect(engine="streaming")
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise StoreError(f"cannot read {self.tables}: {error}") from error
+        return rows.cast(STORES_SCHEMA)
 
     @staticmethod
     def _dates(table: DeltaTable) -> list[date]:

@@ -13,8 +13,7 @@ The polls' fast path in ``readers`` accepts a subset of this grammar, checked by
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 import polars as pl
@@ -92,23 +91,3 @@ def parse_instant(text: str) -> datetime:
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise InputError(f"timestamp {text!r} is outside the years {MIN_YEAR}-{MAX_YEAR}")
     return parsed.astimezone(UTC)
-
-
-_DURATION_RE: Final = re.compile(
-    r"(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?"
-)
-
-
-def parse_duration(text: str) -> timedelta:
-    """A duration given as an option: ``90m``, ``1h``, ``2h30m``, ``1d``, ``3600s``, ``0s``.
-
-    Raises
-    ------
-    InputError
-        Not of that form.
-    """
-    match = _DURATION_RE.fullmatch(text.strip().lower())
-    if match is None or not any(match.groupdict().values()):
-        raise InputError(f"cannot read duration {text!r}: use e.g. 90m, 1h, 2h30m or 1d")
-    days, hours, minutes, seconds = (int(match[unit] or 0) for unit in "dhms")
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)

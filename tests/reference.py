@@ -27,6 +27,7 @@ from storestatus.schemas import (
     ACTIVE,
     DAY,
     DEFAULT_TIMEZONE,
+    DETAIL_COLUMNS,
     END,
     INACTIVE,
     REPORT_COLUMNS,
@@ -159,13 +160,20 @@ def business_intervals(rows: list[HoursRow], zone_name: str, lo: int, hi: int) -
 
 
 def status_pieces(
-    polls: list[Poll], interpolation: Literal["nearest", "previous"], lo: int, hi: int
+    polls: list[Poll],
+    interpolation: Literal["nearest", "previous"],
+    lo: int,
+    hi: int,
+    max_gap: int | None = None,
 ) -> list[tuple[Interval, str]]:
-    """The status of every instant of ``[lo, hi)`` as consecutive pieces ``((a, b), status)``.
+    """The status of the instants of ``[lo, hi)`` as pieces ``((a, b), status)``, in time order.
 
     ``polls`` must be non-empty, sorted by time, with ``lo <= first poll`` and ``last poll <= hi``.
     ``nearest``: the nearest poll (the boundary between two polls is their exact midpoint).
     ``previous``: the latest poll at or before the instant; the first poll before it.
+    ``max_gap`` (microseconds): an instant farther than that from the poll whose status it would
+    take has none, so each piece is cut to ``[poll - max_gap, poll + max_gap]``; the pieces then
+    leave the unknown time uncovered.
     """
     assert polls
     assert lo <= polls[0].at
@@ -178,7 +186,13 @@ def status_pieces(
         else:
             boundaries.append(after.at)
     boundaries.append(hi)
-    return [((boundaries[i], boundaries[i + 1]), poll.status) for i, poll in enumerate(polls)]
+    pieces: list[tuple[Interval, str]] = []
+    for i, poll in enumerate(polls):
+        start, end = boundaries[i], boundaries[i + 1]
+        if max_gap is not None:
+            start, end = max(start, poll.at - max_gap), min(end, poll.at + max_gap)
+        pieces.append(((start, end), poll.status))
+    return pieces
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,6 +208,12 @@ class StoreFigures:
     downtime: dict[str, Instant]
     business: dict[str, Instant]
     counted: list[Poll]
+    polls: dict[str, int]  # counted polls with now - window <= at <= now
+    last_poll: int | None  # the latest candidate poll (any hours), microseconds
+
+    def unknown(self, window: str) -> Instant:
+        """Business time with no status."""
+        return self.business[window] - self.uptime[window] - self.downtime[window]
 
 
 def _rows_by_store(
@@ -231,12 +251,14 @@ def store_figures(
     zone_name: str,
     now_us: int,
     interpolation: Literal["nearest", "previous"],
+    *,
+    max_gap: int | None = None,
 ) -> StoreFigures:
     """Exact uptime, downtime and business time (microseconds) of one store in each window."""
     lo, hi = now_us - CANDIDATE_SPAN_US, now_us
     intervals = business_intervals(rows, zone_name, lo, hi)
     counted = sorted((p for p in candidates if contains(intervals, p.at)), key=lambda p: p.at)
-    pieces = status_pieces(counted, interpolation, lo, hi) if counted else []
+    pieces = status_pieces(counted, interpolation, lo, hi, max_gap) if counted else []
     uptime: dict[str, Instant] = {}
     downtime: dict[str, Instant] = {}
     business: dict[str, Instant] = {}
@@ -259,7 +281,12 @@ def store_figures(
                 else:
                     raise ValueError(f"unknown status {status!r}")
         uptime[name], downtime[name], business[name] = up, down, total
-    return StoreFigures(uptime, downtime, business, counted)
+    polls = {
+        name: sum(1 for p in counted if now_us - length <= p.at <= now_us)
+        for name, length, _unit in WINDOWS
+    }
+    last_poll = max((p.at for p in candidates), default=None)
+    return StoreFigures(uptime, downtime, business, counted, polls, last_poll)
 
 
 def reference_figures(
@@ -270,8 +297,10 @@ def reference_figures(
     now: datetime,
     interpolation: Literal["nearest", "previous"] = "nearest",
     known_stores: Iterable[str] = (),
+    max_gap: timedelta | None = None,
 ) -> dict[str, StoreFigures]:
     """Exact figures of every store of the report, by store id (see ``_rows_by_store``)."""
+    gap = None if max_gap is None else max_gap // timedelta(microseconds=1)
     now_us = to_micros(now)
     polls, hours_rows, zones, store_ids = _rows_by_store(
         observations, hours, timezones, now_us, known_stores
@@ -283,6 +312,7 @@ def reference_figures(
             zones.get(store_id, DEFAULT_TIMEZONE),
             now_us,
             interpolation,
+            max_gap=gap,
         )
         for store_id in store_ids
     }
@@ -301,6 +331,8 @@ def reference_report(
     now: datetime,
     interpolation: Literal["nearest", "previous"] = "nearest",
     known_stores: Iterable[str] = (),
+    detail: bool = False,
+    max_gap: timedelta | None = None,
 ) -> pl.DataFrame:
     """The report ``compute_report`` must produce, computed the slow and simple way."""
     figures = reference_figures(
@@ -310,10 +342,32 @@ def reference_report(
         now=now,
         interpolation=interpolation,
         known_stores=known_stores,
+        max_gap=max_gap,
     )
-    columns: dict[str, list[str] | list[float]] = {STORE_ID: list(figures)}
-    for name, _length, unit in WINDOWS:
-        columns[f"uptime_{name}"] = [in_units(f.uptime[name], unit) for f in figures.values()]
-        columns[f"downtime_{name}"] = [in_units(f.downtime[name], unit) for f in figures.values()]
+    stores = list(figures.values())
+    columns: dict[str, list[str] | list[float] | list[int] | list[str | None]] = {
+        STORE_ID: list(figures)
+    }
+    for kind in ("uptime", "downtime"):
+        for name, _length, unit in WINDOWS:
+            columns[f"{kind}_{name}"] = [in_units(getattr(f, kind)[name], unit) for f in stores]
     schema = {STORE_ID: pl.String()} | {c: pl.Float64() for c in REPORT_COLUMNS[1:]}
-    return pl.DataFrame(columns, schema=schema).select(REPORT_COLUMNS)
+    if detail:
+        for name, _length, unit in WINDOWS:
+            columns[f"business_hours_{name}"] = [in_units(f.business[name], unit) for f in stores]
+        for name, _length, unit in WINDOWS:
+            columns[f"unknown_{name}"] = [in_units(f.unknown(name), unit) for f in stores]
+        for name, _length, _unit in WINDOWS:
+            columns[f"polls_{name}"] = [f.polls[name] for f in stores]
+        columns["last_poll_utc"] = [iso_utc(f.last_poll) for f in stores]
+        schema |= {c: pl.Float64() for c in DETAIL_COLUMNS if c.startswith(("business", "unknown"))}
+        schema |= {c: pl.Int64() for c in DETAIL_COLUMNS if c.startswith("polls")}
+        schema |= {"last_poll_utc": pl.String()}
+    return pl.DataFrame(columns, schema=schema)
+
+
+def iso_utc(micros: int | None) -> str | None:
+    """An instant as the report writes it: ``2023-01-25T18:13:22.479220Z``."""
+    if micros is None:
+        return None
+    return (EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from storestatus.cli import app
 from storestatus.config import DataDir
+from storestatus.locks import file_lock
 from storestatus.reports import ReportFiles, ReportRecord, new_report_id, trigger_report
 from storestatus.service import compute_from_store
 from storestatus.store import Store
@@ -274,6 +276,15 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@contextmanager
+def worker_held(data_dir: Path) -> Iterator[None]:
+    """Hold the store's files lock, as ``compact`` does while it deletes files: a report worker
+    then waits in ``Store.reading``, after recording its pid, and cannot finish before the test
+    has acted on it (however fast or loaded the machine)."""
+    with file_lock(DataDir(data_dir).files_lock):
+        yield
+
+
 def _worker_pid(data_dir: Path, report_id: str) -> int:
     record_path = data_dir / "reports" / f"{report_id}.json"
     deadline = time.monotonic() + 60
@@ -295,16 +306,13 @@ def test_trigger_runs_in_background_running_then_complete(data_dir: Path) -> Non
         "--timezones",
         str(EXAMPLES / "timezones.csv"),
     )
-    triggered = _cli(data_dir, "trigger-report", "--as-of", AS_OF)
-    assert triggered.returncode == 0, triggered.stderr
-    report_id = triggered.stdout.strip()
-    pid = _worker_pid(data_dir, report_id)
-    os.kill(pid, signal.SIGSTOP)  # hold the worker still, so Running is observed for sure
-    try:
+    with worker_held(data_dir):  # so that Running is observed for sure
+        triggered = _cli(data_dir, "trigger-report", "--as-of", AS_OF)
+        assert triggered.returncode == 0, triggered.stderr
+        report_id = triggered.stdout.strip()
+        _worker_pid(data_dir, report_id)
         running = _cli(data_dir, "get-report", report_id)
         assert (running.returncode, running.stdout) == (75, "Running\n")
-    finally:
-        os.kill(pid, signal.SIGCONT)
     deadline = time.monotonic() + 60
     while (done := _cli(data_dir, "get-report", report_id)).returncode == 75:
         assert time.monotonic() < deadline
@@ -316,9 +324,9 @@ def test_trigger_runs_in_background_running_then_complete(data_dir: Path) -> Non
 
 def test_killed_worker_is_reported_failed_within_seconds(data_dir: Path) -> None:
     _cli(data_dir, "ingest", "--status", str(EXAMPLES / "store_status.csv"))
-    report_id = _cli(data_dir, "trigger-report").stdout.strip()
-    pid = _worker_pid(data_dir, report_id)
-    os.kill(pid, signal.SIGKILL)
+    with worker_held(data_dir):
+        report_id = _cli(data_dir, "trigger-report").stdout.strip()
+        os.kill(_worker_pid(data_dir, report_id), signal.SIGKILL)
     deadline = time.monotonic() + 10
     while (shown := _cli(data_dir, "get-report", report_id)).returncode == 75:
         assert time.monotonic() < deadline, "still Running 10 s after its process was killed"

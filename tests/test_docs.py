@@ -16,8 +16,16 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
-def test_there_are_the_six_commands() -> None:
-    assert COMMANDS == ["compact", "demo", "generate", "get-report", "ingest", "trigger-report"]
+def test_there_are_the_seven_commands() -> None:
+    assert COMMANDS == [
+        "compact",
+        "demo",
+        "generate",
+        "get-report",
+        "ingest",
+        "stores",
+        "trigger-report",
+    ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -59,7 +67,7 @@ def test_cron_lines_work_under_crons_path_and_stay_quiet() -> None:
     assert variables["STORESTATUS_DATA_DIR"].startswith("/")
     jobs = [line for line in cron.splitlines() if line and line[0] in "0123456789*"]
     commands = [part for job in jobs for part in job.split("$SS ")[1:]]
-    assert len(commands) == 5
+    assert len(commands) == 6
     assert "storestatus " not in " ".join(jobs)  # never by bare name
     for command in commands:
         if command.startswith(("ingest", "compact")):

@@ -399,15 +399,13 @@ def test_the_help_examples_use_ids_of_the_real_format(tmp_path: Path) -> None:
 
 
 def test_a_report_worker_stopped_by_sigterm_is_failed_with_the_reason(tmp_path: Path) -> None:
-    from test_cli import _worker_pid  # noqa: PLC0415
+    from test_cli import _worker_pid, worker_held  # noqa: PLC0415
 
     data_dir = tmp_path / "data"
     ingest_examples(data_dir)
-    report_id = cli(data_dir, "trigger-report").stdout.strip()
-    pid = _worker_pid(data_dir, report_id)
-    os.kill(pid, signal.SIGSTOP)  # still in run_report: the record says Running
-    os.kill(pid, signal.SIGTERM)
-    os.kill(pid, signal.SIGCONT)
+    with worker_held(data_dir):  # the worker waits, still in run_report: the record says Running
+        report_id = cli(data_dir, "trigger-report").stdout.strip()
+        os.kill(_worker_pid(data_dir, report_id), signal.SIGTERM)
     deadline = time.monotonic() + 30
     while (shown := cli(data_dir, "get-report", report_id)).returncode == 75:
         assert time.monotonic() < deadline

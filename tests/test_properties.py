@@ -263,6 +263,7 @@ TRANSITIONS = [
     datetime(2024, 11, 3, 4, 30, tzinfo=UTC),  # St Johns fall back
 ]
 
+STATUSES = ["active", "inactive"]
 times = st.one_of(
     st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45])),
     st.sampled_from([time(0), time(23, 59), time(23, 59, 59), time(23, 58)]),
@@ -329,6 +330,14 @@ def scenarios(
                 (store, now, draw(st.sampled_from(["active", "inactive"])))
                 for store in sorted({store for store, _, _ in polls} - at_now)
             )
+    if polls and draw(st.booleans()):  # polls exactly at a window's start (it is inclusive)
+        stores = sorted({store for store, _, _ in polls})
+        taken = {(store, stamp) for store, stamp, _ in polls}
+        for span in (timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
+            row = (draw(st.sampled_from(stores)), now - span, draw(st.sampled_from(STATUSES)))
+            if row[:2] not in taken:
+                polls.append(row)
+                taken.add(row[:2])
     order = draw(st.permutations(range(len(polls))))
     polls = [polls[i] for i in order]
     return (*frames(polls, hours, zones), now)
@@ -408,3 +417,60 @@ def test_compute_report_matches_reference(
             now=now,
             method=method,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# --detail and --max-gap (issue #9)
+# ---------------------------------------------------------------------------------------------
+
+GAPS = [
+    timedelta(microseconds=1),
+    timedelta(seconds=1),
+    timedelta(minutes=30),
+    timedelta(minutes=45),
+    timedelta(hours=1),
+    timedelta(hours=2, minutes=30),
+    timedelta(days=1),
+    timedelta(days=9),  # longer than the candidate span: as if there were no limit
+]
+
+
+def check_detail_properties(report: pl.DataFrame, *, gapped: bool) -> None:
+    """Unknown time is business time less up and down (to rounding), never negative, and zero
+    for a store with counted polls unless a gap is set; counts grow with the window."""
+    for row in report.iter_rows(named=True):
+        for name, _length, _unit in WINDOWS:
+            up, down = row[f"uptime_{name}"], row[f"downtime_{name}"]
+            business, unknown = row[f"business_hours_{name}"], row[f"unknown_{name}"]
+            assert unknown >= 0, row
+            assert abs(business - up - down - unknown) <= 0.021, (name, row)
+            if not gapped and row["polls_last_week"] + up + down:
+                assert unknown <= 0.01, (name, row)
+        assert row["polls_last_hour"] <= row["polls_last_day"] <= row["polls_last_week"], row
+        if row["polls_last_hour"]:
+            assert row["last_poll_utc"] is not None, row
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenarios(),
+    st.sampled_from(["nearest", "previous"]),
+    st.one_of(st.none(), st.sampled_from(GAPS)),
+)
+def test_detail_and_max_gap_match_reference(
+    scenario: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, datetime],
+    method: Method,
+    gap: timedelta | None,
+) -> None:
+    observations, hours, timezones, now = scenario
+    options: dict[str, Any] = {"now": now, "interpolation": method, "max_gap": gap}
+    expected = reference_report(observations, hours, timezones, detail=True, **options)
+    actual = compute_report(observations, hours, timezones, detail=True, **options)
+    assert_frame_equal(actual, expected)
+    check_detail_properties(actual, gapped=gap is not None)
+    # The seven columns do not depend on --detail.
+    plain = compute_report(observations, hours, timezones, **options)
+    assert_frame_equal(actual.select(REPORT_COLUMNS), plain)
+    if gap is None or gap >= timedelta(days=8):  # every instant is within 8 days of any poll
+        ungapped = compute_report(observations, hours, timezones, now=now, interpolation=method)
+        assert_frame_equal(plain, ungapped)
