@@ -491,6 +491,56 @@ def stores(
     render_outcome(Outcome(exit_code=EXIT_SILENT if found else EXIT_OK))
 
 
+@app.command()
+def explain(
+    store_id: Annotated[str, typer.Argument(metavar="STORE_ID", help="The store to explain.")],
+    *,
+    as_of: AsOfOption = None,
+    interpolation: InterpolationOption = InterpolationChoice.nearest,
+    max_gap: MaxGapOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show how one store's report numbers come about.
+
+    Its time zone and hours, its business intervals in the report's 8 days, every poll and
+    whether it counted, which poll stands for which stretch of time, a timeline of the week
+    (up / down / unknown / closed per local hour) and the figures of its report row.
+
+    \b
+    Example:
+      storestatus explain 8377465688456570187
+      storestatus explain 8377465688456570187 --max-gap 2h --json | jq .windows
+    """
+    from storestatus.service import explain_store  # noqa: PLC0415
+    from storestatus.store import Store  # noqa: PLC0415
+
+    directory = _data_dir(data_dir)
+    instant = None if as_of is None else _timestamp(as_of, "--as-of")
+    gap = _max_gap(max_gap)
+    with _user_errors():
+        explanation = explain_store(
+            Store(directory),
+            store_id,
+            as_of=instant,
+            interpolation=interpolation.value,
+            max_gap=gap,
+        )
+    with _stdout_may_close():
+        if as_json:
+            import json  # noqa: PLC0415
+
+            sys.stdout.write(json.dumps(explanation.as_json(), indent=2) + "\n")
+        else:
+            from rich.console import Console  # noqa: PLC0415
+
+            from storestatus.render import explanation_view  # noqa: PLC0415
+
+            Console(highlight=False).print(explanation_view(explanation))
+
+
 def _stores_summary(listed: StoreList) -> str:
     """What a person at a terminal reads under the rows: how many, as of when."""
     from storestatus.durations import format_duration  # noqa: PLC0415
@@ -504,12 +554,12 @@ def _stores_summary(listed: StoreList) -> str:
 
 
 def _print_stores(listed: StoreList, chosen: OutputFormat) -> None:
-    """The rows on stdout; a reader that stops early (``| head``) is not an error."""
+    """The rows on stdout."""
     import json  # noqa: PLC0415
 
     from storestatus.roster import roster_as_text  # noqa: PLC0415
 
-    try:
+    with _stdout_may_close():
         if chosen is OutputFormat.json:
             sys.stdout.write(json.dumps(listed.as_json(), indent=2) + "\n")
         elif chosen is OutputFormat.csv:
@@ -518,6 +568,13 @@ def _print_stores(listed: StoreList, chosen: OutputFormat) -> None:
             header, *rows = _stores_table(listed)
             typer.echo(typer.style(header, bold=True))
             sys.stdout.write("".join(f"{row}\n" for row in rows))
+
+
+@contextmanager
+def _stdout_may_close() -> Iterator[None]:
+    """Write data to stdout, where a reader that stops early (``| head``) is not an error."""
+    try:
+        yield
         sys.stdout.flush()
     except BrokenPipeError:
         # Python's advice: point stdout at devnull, so that the flush at exit does not fail too.

@@ -164,6 +164,58 @@ def compute_report_and_coverage(
     max_gap: timedelta | None = None,
 ) -> tuple[pl.DataFrame, Coverage]:
     """``compute_report``, and the ``Coverage`` of its window, counted on the way."""
+    steps = _compute(
+        observations,
+        hours,
+        timezones,
+        now=now,
+        interpolation=interpolation,
+        known_stores=known_stores,
+        max_gap=max_gap,
+    )
+    packed_polls = steps.sorted_polls
+    report = _format_report(steps.stores, steps.totals, steps.details() if detail else None)
+    return report, Coverage(packed_polls.len(), _stores_polled(packed_polls, steps.stores.height))
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The intermediate frames of one report computation, in ticks since ``origin``."""
+
+    origin: datetime
+    now_at: int
+    stores: pl.DataFrame  # store_id, store_key
+    sorted_polls: pl.Series  # candidate polls, packed (see _pack_polls), sorted
+    intervals: pl.DataFrame  # merged business intervals (see _merge_intervals)
+    counted: pl.DataFrame  # store_key, at, active
+    bounds: pl.DataFrame  # C at each window's start and at now, per store
+    edges: pl.DataFrame  # store_key, active, start, end: each counted poll's span
+    spans: pl.DataFrame  # store_key, active, lo, hi: the spans' ends in C
+    totals: pl.DataFrame  # uptime and downtime ticks per window, of stores with counted polls
+
+    def details(self) -> pl.DataFrame:
+        """What ``--detail`` adds (see ``_detail_figures``)."""
+        return _detail_figures(
+            self.stores,
+            self.bounds,
+            self.counted,
+            self.sorted_polls,
+            origin=self.origin,
+            now_at=self.now_at,
+        )
+
+
+def _compute(
+    observations: pl.DataFrame,
+    hours: pl.DataFrame,
+    timezones: pl.DataFrame,
+    *,
+    now: datetime,
+    interpolation: Interpolation,
+    known_stores: pl.Series | None,
+    max_gap: timedelta | None,
+) -> _Steps:
+    """Every step of the module docstring, up to the figures in ticks."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     origin = now - CANDIDATE_SPAN
@@ -185,14 +237,86 @@ def compute_report_and_coverage(
     gap = None if max_gap is None else min(_span_ticks(max_gap), 1 << _TIME_BITS)
     edges = _span_edges(counted, interpolation, max_gap=gap, now_at=now_at)
     spans = _status_spans(edges, intervals, bounds, gapped=gap is not None)
-    totals = _window_totals(spans, bounds, gapped=gap is not None)
-    details = (
-        _detail_figures(stores, bounds, counted, sorted_polls, origin=origin, now_at=now_at)
-        if detail
-        else None
+    return _Steps(
+        origin=origin,
+        now_at=now_at,
+        stores=stores,
+        sorted_polls=sorted_polls,
+        intervals=intervals,
+        counted=counted,
+        bounds=bounds,
+        edges=edges,
+        spans=spans,
+        totals=_window_totals(spans, bounds, gapped=gap is not None),
     )
-    report = _format_report(stores, totals, details)
-    return report, Coverage(packed_polls.len(), _stores_polled(packed_polls, stores.height))
+
+
+@dataclass(frozen=True)
+class StoreTrace:
+    """How one store's figures come about (``storestatus explain``, issue #9).
+
+    Instants are ticks (half microseconds) since ``origin`` (``now - 8 days``).
+    """
+
+    origin: datetime
+    now_at: int
+    intervals: list[tuple[int, int]]  # merged business intervals within [origin, now]
+    counted: list[int]  # instants of the counted polls
+    spans: list[tuple[int, int, bool, int]]  # start, end, active, business ticks: one per poll
+    row: dict[str, object]  # the store's report row, detail columns included
+
+    def instant(self, at: int) -> datetime:
+        """A tick as an aware UTC datetime (a half microsecond is cut)."""
+        return self.origin + timedelta(microseconds=at // TICKS_PER_US)
+
+    @staticmethod
+    def seconds(ticks: int) -> float:
+        """A length in ticks, in seconds."""
+        return ticks / (TICKS_PER_US * 1_000_000)
+
+
+def trace_store(
+    observations: pl.DataFrame,
+    hours: pl.DataFrame,
+    timezones: pl.DataFrame,
+    *,
+    store_id: str,
+    now: datetime,
+    interpolation: Interpolation = "nearest",
+    max_gap: timedelta | None = None,
+) -> StoreTrace:
+    """The steps of one store's report row, from exactly the computation of ``compute_report``.
+
+    Only the store's rows are used: stores are independent, so its row equals its row in the
+    report of all stores (the property tests check it).
+    """
+    own = pl.col(STORE_ID) == store_id
+    steps = _compute(
+        observations.filter(own),
+        hours.filter(own),
+        timezones.filter(own),
+        now=now,
+        interpolation=interpolation,
+        known_stores=pl.Series(STORE_ID, [store_id]),
+        max_gap=max_gap,
+    )
+    (row,) = _format_report(steps.stores, steps.totals, steps.details()).to_dicts()
+    # One store: its key is 0, so packed values are plain ticks and C has no offset.
+    intervals = steps.intervals.select(
+        pl.col(_PACKED).alias(_LO),
+        (pl.col(_PACKED) + pl.col(_LEN)).clip(upper_bound=steps.now_at).alias(_HI),
+    )
+    spans = steps.edges.select(_START, _END, "active").with_columns(
+        (steps.spans.get_column(_HI) - steps.spans.get_column(_LO)).alias(_LEN)
+    )
+    return StoreTrace(
+        origin=steps.origin,
+        now_at=steps.now_at,
+        intervals=[(lo, hi) for lo, hi in intervals.iter_rows() if hi > lo],
+        counted=steps.counted.get_column(_AT).to_list(),
+        spans=list(spans.iter_rows()),
+        row=row,
+    )
 
 
 def _stores_polled(packed_polls: pl.Series, stores: int) -> int:

@@ -29,5 +29,11 @@ class ReportNotFoundError(StoreStatusError):
     exit_code = EXIT_USAGE
 
 
+class StoreNotFoundError(StoreStatusError):
+    """A store id that no hours, time zone or stored poll names."""
+
+    exit_code = EXIT_USAGE
+
+
 class StoreError(StoreStatusError):
     """The data directory cannot be read or written."""

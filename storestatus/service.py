@@ -16,7 +16,7 @@ import polars as pl
 
 from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
 from storestatus.durations import format_duration
-from storestatus.errors import InputError, StoreError
+from storestatus.errors import InputError, StoreError, StoreNotFoundError
 from storestatus.roster import (
     build_roster,
     dates_to_read,
@@ -29,6 +29,7 @@ from storestatus.schemas import OBSERVATIONS_SCHEMA, STORE_ID, TIMESTAMP, Interp
 from storestatus.store import Snapshot, Store
 
 if TYPE_CHECKING:
+    from storestatus.explain import Explanation
     from storestatus.readers import ParsedInput
 
 _UNSAFE_NAME: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -318,15 +319,12 @@ def compute_from_store(
     warnings = []
     with store.reading():
         snapshot = store.snapshot()
-        now = as_of
-        if now is None:
-            latest, later = store.latest_poll(snapshot, not_after=clock + max_future)
-            now = latest or clock
-            if later:
-                warnings.append(
-                    f"{later} stored polls are stamped after the clock ({_when(clock)}) and were "
-                    "ignored; check the poller's clock (`storestatus compact` sets them aside)"
-                )
+        now, later = _reference_time(store, snapshot, as_of, clock + max_future)
+        if later:
+            warnings.append(
+                f"{later} stored polls are stamped after the clock ({_when(clock)}) and were "
+                "ignored; check the poller's clock (`storestatus compact` sets them aside)"
+            )
         first, last = poll_dates_needed(now)
         observations = store.read_observations(snapshot, first, last)
         hours = store.read_hours(snapshot)
@@ -352,6 +350,18 @@ def compute_from_store(
         stores_polled=coverage.stores_polled,
         warnings=tuple(warnings),
     )
+
+
+def _reference_time(
+    store: Store, snapshot: Snapshot, as_of: datetime | None, not_after: datetime
+) -> tuple[datetime, int]:
+    """The report's ``now``: ``as_of``, else the latest poll not later than ``not_after`` (the
+    clock plus a tolerance for clocks that drift), else the clock; and how many stored polls
+    are later than ``not_after`` (0 with ``as_of``)."""
+    if as_of is not None:
+        return as_of, 0
+    latest, later = store.latest_poll(snapshot, not_after=not_after)
+    return latest or datetime.now(UTC), later
 
 
 def _when(instant: datetime) -> str:
@@ -431,10 +441,7 @@ def list_stores(
     clock = datetime.now(UTC)
     with store.reading():
         snapshot = store.snapshot()
-        reference = as_of
-        if reference is None:
-            latest, _ = store.latest_poll(snapshot, not_after=clock + max_future)
-            reference = latest or clock
+        reference, _ = _reference_time(store, snapshot, as_of, clock + max_future)
         hours = store.read_hours(snapshot)
         timezones = store.read_timezones(snapshot)
         registry = store.read_registry(snapshot)
@@ -455,4 +462,58 @@ def list_stores(
         silent_for=silent_for,
         known=known,
         snapshot=snapshot,
+    )
+
+
+def explain_store(
+    store: Store,
+    store_id: str,
+    *,
+    as_of: datetime | None = None,
+    interpolation: Interpolation = "nearest",
+    max_gap: timedelta | None = None,
+    max_future: timedelta = DEFAULT_MAX_FUTURE,
+) -> Explanation:
+    """How one store's report row comes about (``storestatus explain``, issue #9).
+
+    Reads what the report reads, as of the same ``now`` (see ``compute_from_store``), but only
+    this store's polls: the cost is that of one store (plus the small hours and time-zone
+    tables), whatever the number of stores.
+
+    Raises
+    ------
+    StoreNotFoundError
+        No hours, time zone or stored poll at or before ``now`` names the store.
+    StoreError
+        The data directory does not exist or cannot be read.
+    """
+    from storestatus.explain import explain_store as explain  # noqa: PLC0415
+
+    store.data_dir.require()
+    clock = datetime.now(UTC)
+    with store.reading():
+        snapshot = store.snapshot()
+        now, _ = _reference_time(store, snapshot, as_of, clock + max_future)
+        first, last = poll_dates_needed(now)
+        polls = store.read_store_polls(snapshot, store_id, first, last)
+        hours = store.read_hours(snapshot)
+        timezones = store.read_timezones(snapshot)
+        named = any(
+            (frame.get_column(STORE_ID) == store_id).any() for frame in (hours, timezones)
+        ) or bool((polls.get_column(TIMESTAMP) <= now).any())
+        if not named:  # polled only before these dates, perhaps: the registry knows
+            named = bool((store.stores_polled_until(snapshot, now) == store_id).any())
+    if not named:
+        raise StoreNotFoundError(
+            f"unknown store id {store_id!r}: no business hours, time zone or poll at or before "
+            f"{_when(now)} names it (see `storestatus stores`)"
+        )
+    return explain(
+        polls,
+        hours,
+        timezones,
+        store_id=store_id,
+        now=now,
+        interpolation=interpolation,
+        max_gap=max_gap,
     )

@@ -887,6 +887,20 @@ class Store:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         return self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
 
+    def read_store_polls(
+        self, snapshot: Snapshot, store_id: str, first: date, last: date
+    ) -> pl.DataFrame:
+        """One store's polls of the UTC dates ``first``..``last`` (``explain``, issue #9)."""
+        table = self._pinned(snapshot, STATUS_TABLE)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        if table is None:
+            return OBSERVATIONS_SCHEMA.to_frame()
+        files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
+        own = pl.col(STORE_ID) == store_id
+        return self._read_parquet(files, OBSERVATIONS_SCHEMA.names(), where=own).cast(
+            OBSERVATIONS_SCHEMA
+        )
+
     def _read_days(
         self,
         table: DeltaTable | None,
