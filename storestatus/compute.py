@@ -24,6 +24,7 @@ How it works, in one pass over all stores and all three windows at once:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
@@ -731,20 +732,11 @@ def _format_report(
     stores: pl.DataFrame, totals: pl.DataFrame, details: pl.DataFrame | None
 ) -> pl.DataFrame:
     """Join figures to every store (zeros when none) and convert ticks to rounded units."""
-
-    def rounded(column: str, unit: timedelta) -> pl.Expr:
-        # Integer half-up rounding of exact non-negative values: nothing is rounded twice.
-        per_hundredth = _span_ticks(unit) // 100
-        hundredths = (pl.col(column) + per_hundredth // 2) // per_hundredth
-        return (hundredths.cast(pl.Float64) / 100).alias(column)
-
-    figures = [f"{kind}_{name}" for kind in ("uptime", "downtime") for name in WINDOWS]
-    report = stores.join(totals, on=_KEY, how="left").with_columns(pl.col(figures).fill_null(0))
-    columns = [
-        rounded(f"{kind}_{name}", unit)
-        for kind in ("uptime", "downtime")
-        for name, (_, unit) in WINDOWS.items()
-    ]
+    kinds = ["uptime", "downtime"] + (["business_hours", "unknown"] if details is not None else [])
+    report = stores.join(totals, on=_KEY, how="left").with_columns(
+        pl.col(f"{kind}_{name}").fill_null(0) for kind in ("uptime", "downtime") for name in WINDOWS
+    )
+    extra: list[str] = []
     if details is not None:
         report = report.join(details, on=_KEY, how="left").with_columns(
             (
@@ -754,13 +746,26 @@ def _format_report(
             ).alias(f"unknown_{name}")
             for name in WINDOWS
         )
-        columns += [
-            rounded(f"{kind}_{name}", unit)
-            for kind in ("business_hours", "unknown")
-            for name, (_, unit) in WINDOWS.items()
-        ]
-        columns += [pl.col(f"polls_{name}") for name in WINDOWS] + [pl.col("last_poll_utc")]
-    return report.sort(STORE_ID).select(STORE_ID, *columns)
+        extra = [f"polls_{name}" for name in WINDOWS] + ["last_poll_utc"]
+    # Integer half-up rounding of exact non-negative values: nothing is rounded twice.
+    rounded = [
+        ((pl.col(f"{kind}_{name}") + _span_ticks(unit) // 200) // (_span_ticks(unit) // 100))
+        for kind in kinds
+        for name, (_, unit) in WINDOWS.items()
+    ]
+    report = report.sort(STORE_ID).select(STORE_ID, *rounded, *extra)
+    return from_hundredths(report, report.columns[1 : 1 + len(rounded)])
+
+
+def from_hundredths(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """Integer hundredths to the floats that are exactly those two-decimal numbers.
+
+    Polars divides a column by a scalar as a multiplication by its reciprocal, which makes
+    328 / 100 into 3.2800000000000002; divided by a column of 100s it is IEEE division, the
+    double nearest to 3.28, which JSON prints as 3.28 and a script compares equal.
+    """
+    hundred = pl.repeat(100.0, frame.height, dtype=pl.Float64, eager=True)
+    return frame.with_columns(pl.col(column).cast(pl.Float64) / hundred for column in columns)
 
 
 def poll_dates_needed(now: datetime) -> tuple[date, date]:

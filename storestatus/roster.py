@@ -16,6 +16,7 @@ from typing import Final
 
 import polars as pl
 
+from storestatus.compute import from_hundredths
 from storestatus.schemas import (
     DAY,
     DEFAULT_TIMEZONE,
@@ -99,19 +100,19 @@ def weekly_business_hours(hours: pl.DataFrame) -> pl.DataFrame:
     # earlier interval starts no later, so together they cover exactly [its start, that end).
     reach = pl.col(_HI).cum_max().shift(1).over(STORE_ID).fill_null(0)
     added = (pl.col(_HI) - pl.max_horizontal(pl.col(_LO), reach)).clip(lower_bound=0)
-    return (
+    weekly = (
         pl.concat([within, wrapped])
         .sort(STORE_ID, _LO)
         .with_columns(added.alias("added"))
         .group_by(STORE_ID)
         .agg(_in_hours(pl.col("added").sum()).alias(WEEKLY_HOURS))
     )
+    return from_hundredths(weekly, [WEEKLY_HOURS])
 
 
 def _in_hours(micros: pl.Expr) -> pl.Expr:
-    """Exact microseconds as hours, rounded half up to two decimals (integer arithmetic)."""
-    hundredths = (micros + _US_PER_HUNDREDTH_HOUR // 2) // _US_PER_HUNDREDTH_HOUR
-    return hundredths.cast(pl.Float64) / 100
+    """Exact microseconds as hundredths of hours, rounded half up (integer arithmetic)."""
+    return (micros + _US_PER_HUNDREDTH_HOUR // 2) // _US_PER_HUNDREDTH_HOUR
 
 
 def build_roster(
