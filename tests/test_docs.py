@@ -16,10 +16,11 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
-def test_there_are_the_seven_commands() -> None:
+def test_there_are_the_eight_commands() -> None:
     assert COMMANDS == [
         "compact",
         "demo",
+        "explain",
         "generate",
         "get-report",
         "ingest",
