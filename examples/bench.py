@@ -4,9 +4,10 @@ Each measured step is a fresh ``python -m storestatus`` process, interpreter sta
 because that is what cron pays every hour. Wall time runs from ``Popen`` to ``wait4``; peak RSS
 is the process's own ``ru_maxrss`` from ``wait4`` (exact, where polling ``ps`` would miss peaks),
 taken in a tiny launcher process so that this script's own memory does not leak into it.
-Relative targets (B's report against A's, C's against A's) pair every run with a report on A's
-store run right after it, so both sides are measured under the same load: on a shared machine
-the load drifts by more than the margins being judged.
+Relative targets (B's report against A's, C's against A's, A's detailed report against its
+default one) pair every run with a default report on A's store run right after it, so both sides
+are measured under the same load: on a shared machine the load drifts by more than the margins
+being judged.
 The markdown table goes to stdout, progress to stderr, and the table with the machine, versions
 and command line to ``examples/bench_results.md``. It prints figures and verdicts; it is not a
 test and exits 0 whatever the verdicts (1 only if a step itself fails).
@@ -17,7 +18,9 @@ test and exits 0 whatever the verdicts (1 only if a step itself fails).
     python examples/bench.py --quick      # tiny smoke run (the tests use --quick --all)
 
 Scenarios:
-  A   14,000 stores x 7 days: full ingest into an empty store; report.
+  A   14,000 stores x 7 days: full ingest into an empty store; report; report with --detail
+      --max-gap 2h (against the default report); stores; stores --silent-for 3h; explain of
+      one store (tables and --json).
   B   the same stores with 70 days in the store (one ingest, untimed): hourly ingest; report.
   B2  those 70 days as 1,680 hourly appends: hourly ingest and report before and after compact.
   C   100,000 stores x 7 days: full ingest; report; report time linear in polls (vs A).
@@ -59,15 +62,22 @@ DEFAULT_RUNS: Final = 5
 DEFAULT_RUNS_C: Final = 3  # a full ingest of C takes long; fewer runs are enough
 PROGRESS_EVERY: Final = 100  # B2 hourly appends between progress lines
 
-# The targets of issue #3.
+# The targets of issues #3 and #9.
 INGEST_A_SECONDS: Final = 2.0
 REPORT_A_SECONDS: Final = 1.0
+DETAIL_REPORT_FACTOR: Final = 1.3  # issue #9: --detail --max-gap may take 1.3 x the default report
+STORES_SECONDS: Final = 1.0  # issue #9: `storestatus stores`, with or without --silent-for
+EXPLAIN_SECONDS: Final = 1.0  # issue #9: `storestatus explain STORE_ID`, tables or --json
 HOURLY_INGEST_SECONDS: Final = 1.0
 REPORT_B_FACTOR: Final = 1.2  # a report on 10 weeks of history may take 1.2 x A's report
 REPORT_C_SECONDS: Final = 10.0
 LINEAR_SLACK: Final = 1.3  # report_C / report_A <= 1.3 x polls_C / polls_A
 RSS_AB_MIB: Final = 1024.0
 RSS_C_MIB: Final = 4096.0
+
+DETAIL_OPTIONS: Final = ("--detail", "--max-gap", "2h")  # the report options measured in A
+SILENT_FOR: Final = "3h"  # `stores --silent-for`: the cron check of issue #9
+SILENT_EXIT: Final = 3  # `stores --silent-for` lists a silent store: expected, not a failure
 
 TABLE_HEADER: Final = (
     "scenario",
@@ -147,6 +157,7 @@ class Run:
     max_rss_kib: int
     store_polls: int  # polls in the store before the step
     stdout: str
+    exit_code: int = 0  # non-zero only if the step allows it (``stores --silent-for``: 3)
 
 
 @dataclass(frozen=True)
@@ -244,8 +255,11 @@ with open(sys.argv[1], "w") as result:
 """
 
 
-def run_measured(args: Sequence[str]) -> tuple[float, int, str]:
-    """Run one process; return its wall time, its own peak RSS in KiB and its stdout."""
+def run_measured(
+    args: Sequence[str], *, exit_codes: Sequence[int] = (0,)
+) -> tuple[float, int, str, int]:
+    """Run one process; return its wall time, its own peak RSS in KiB, its stdout and its exit
+    code, which must be one of ``exit_codes``."""
     with tempfile.TemporaryDirectory() as scratch:
         result, out, err = (Path(scratch) / name for name in ("result", "out", "err"))
         with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -257,9 +271,9 @@ def run_measured(args: Sequence[str]) -> tuple[float, int, str]:
                 check=True,
             )
         seconds, rss_kib, code = result.read_text().split()
-        if int(code) != 0:
+        if int(code) not in exit_codes:
             raise _failure(args, int(code), err.read_text())
-        return float(seconds), int(rss_kib), out.read_text()
+        return float(seconds), int(rss_kib), out.read_text(), int(code)
 
 
 def run_untimed(args: Sequence[str]) -> str:
@@ -327,25 +341,34 @@ class Bench:
             for hour in range(first, first + count)
         ]
 
-    def measure(self, label: str, args: Sequence[str], root: Path) -> Run:
+    def measure(
+        self, label: str, args: Sequence[str], root: Path, *, exit_codes: Sequence[int] = (0,)
+    ) -> Run:
         store_polls = count_store_polls(root)
-        seconds, rss_kib, stdout = run_measured([*args, "--data-dir", str(root)])
-        _say(f"  {label}: {seconds:.2f} s, {rss_kib / 1024:.0f} MiB")
-        return Run(seconds, rss_kib, store_polls, stdout)
+        seconds, rss_kib, stdout, code = run_measured(
+            [*args, "--data-dir", str(root)], exit_codes=exit_codes
+        )
+        exited = f", exit {code}" if code else ""
+        _say(f"  {label}: {seconds:.2f} s, {rss_kib / 1024:.0f} MiB{exited}")
+        return Run(seconds, rss_kib, store_polls, stdout, code)
 
-    def measure_report(self, label: str, root: Path) -> Run:
-        """``trigger-report --wait``, then check with ``get-report`` that it is Complete."""
-        run = self.measure(label, ["trigger-report", "--wait"], root)
+    def measure_report(self, label: str, root: Path, options: Sequence[str] = ()) -> Run:
+        """``trigger-report --wait`` (with ``options``), then check with ``get-report`` that it
+        is Complete."""
+        run = self.measure(label, ["trigger-report", "--wait", *options], root)
         report_id = run.stdout.strip().splitlines()[-1]
         lines = run_untimed(["get-report", report_id, "--data-dir", str(root)]).splitlines()
         if lines[:1] != ["Complete"] or len(lines) < 2 or not Path(lines[1]).is_file():
             raise BenchError(f"report {report_id} in {root} is not complete: {lines}")
         return run
 
-    def measure_paired_report(self, key: str, label: str, root: Path) -> Run:
-        """A report, then one on A's store: a relative target compares the two under the same
-        load, which on a shared machine drifts by more than the margins being judged."""
-        run = self.measure_report(label, root)
+    def measure_paired_report(
+        self, key: str, label: str, root: Path, options: Sequence[str] = ()
+    ) -> Run:
+        """A report (with ``options``), then a default one on A's store: a relative target
+        compares the two under the same load, which on a shared machine drifts by more than the
+        margins being judged."""
+        run = self.measure_report(label, root, options)
         if self._reference is not None:
             paired = self.measure_report("  A report alongside", self._reference)
             self._paired.setdefault(key, []).append(paired)
@@ -447,16 +470,68 @@ class Bench:
     # --- scenarios --------------------------------------------------------------------------
 
     def scenario_a(self) -> None:
-        _say("A: full ingest into an empty store, then reports")
+        _say("A: full ingest into an empty store, then reports and store lists")
         data = self.generate(self.sizes.stores, self.sizes.days)
-        ingests, root = self.measure_full_ingest("A", data, self.settings.runs)
-        reports = [self._report("A", root, index) for index in range(self.settings.runs)]
+        runs = self.settings.runs
+        ingests, root = self.measure_full_ingest("A", data, runs)
+        reports = [self._report("A", root, index) for index in range(runs)]
         self._reference = root
+        detail = shlex.join(DETAIL_OPTIONS)
+        key = f"A {detail}"
+        detailed = [
+            self.measure_paired_report(
+                key, f"A report {detail} {index + 1}/{runs}", root, DETAIL_OPTIONS
+            )
+            for index in range(runs)
+        ]
+        listed = [
+            self.measure(f"A stores {index + 1}/{runs}", ["stores"], root) for index in range(runs)
+        ]
+        silent = [
+            self.measure(
+                f"A stores --silent-for {SILENT_FOR} {index + 1}/{runs}",
+                ["stores", "--silent-for", SILENT_FOR],
+                root,
+                exit_codes=(0, SILENT_EXIT),
+            )
+            for index in range(runs)
+        ]
+        self.notes.append(_silent_note(silent))
+        store_id = listed[0].stdout.splitlines()[1].split(",")[0]  # the first store of the list
+        explained = {
+            how: [
+                self.measure(
+                    f"A explain {how} {index + 1}/{runs}", ["explain", store_id, *options], root
+                )
+                for index in range(runs)
+            ]
+            for how, options in (("tables", ()), ("--json", ("--json",)))
+        }
         days = str(self.sizes.days)
         target = Target(seconds=INGEST_A_SECONDS, rss_mib=RSS_AB_MIB)
         self.add(Step("A", "ingest (empty store)", data.stores, days, data.polls, ingests, target))
         target = Target(seconds=REPORT_A_SECONDS, rss_mib=RSS_AB_MIB)
         self.add(Step("A", "report", data.stores, days, None, tuple(reports), target))
+        target = self.detail_target(key)
+        self.add(Step("A", f"report {detail}", data.stores, days, None, tuple(detailed), target))
+        target = Target(seconds=STORES_SECONDS, rss_mib=RSS_AB_MIB)
+        self.add(Step("A", "stores", data.stores, days, None, tuple(listed), target))
+        step = f"stores --silent-for {SILENT_FOR}"
+        self.add(Step("A", step, data.stores, days, None, tuple(silent), target))
+        target = Target(seconds=EXPLAIN_SECONDS, rss_mib=RSS_AB_MIB)
+        for how, runs_of in explained.items():
+            step = "explain STORE" + ("" if how == "tables" else f" {how}")
+            self.add(Step("A", step, data.stores, days, None, tuple(runs_of), target))
+
+    def detail_target(self, key: str) -> Target:
+        """The detailed report may take 1.3 x the default report run right after each run."""
+        default = self.paired_seconds(key)
+        assert default is not None  # A's own store is the reference: the pairs always run
+        return Target(
+            seconds=DETAIL_REPORT_FACTOR * default,
+            rss_mib=RSS_AB_MIB,
+            note=f"= {DETAIL_REPORT_FACTOR} x the default report run alongside ({default:.2f} s)",
+        )
 
     def scenario_b(self) -> None:
         days = self.sizes.history_days
@@ -535,6 +610,17 @@ class Bench:
             f"({alongside:.2f} s)",
             "PASS" if ratio <= limit else "FAIL",
         )
+
+
+def _silent_note(runs: Sequence[Run]) -> str:
+    """What ``stores --silent-for`` found: its exit codes and how many stores it listed."""
+    codes = sorted({run.exit_code for run in runs})
+    listed = sorted({max(len(run.stdout.splitlines()) - 1, 0) for run in runs})  # CSV: a header
+    return (
+        f"A stores --silent-for {SILENT_FOR} exited with {', '.join(map(str, codes))} and listed "
+        f"{', '.join(f'{count:,}' for count in listed)} stores (exit {SILENT_EXIT}: a store is "
+        "silent, which the generated data has; not a failure)"
+    )
 
 
 def _ingest_all(data: Dataset) -> list[str]:
@@ -641,7 +727,7 @@ def machine_header(settings: Settings) -> str:
             f" `ru_maxrss` from `wait4`, in a small launcher process. Runs per step:"
             f" {settings.runs} (C ingest: {settings.runs_c}); medians. Polls in store: before the"
             " step's first run. Reports are `trigger-report --wait`, checked Complete with"
-            " `get-report`.",
+            f" `get-report`. `stores --silent-for` may exit {SILENT_EXIT} (a silent store).",
             "",
         ]
     )

@@ -14,6 +14,11 @@ SCRIPT = Path(__file__).parent.parent / "examples" / "bench.py"
 EXPECTED_STEPS = [
     ("A", "ingest (empty store)"),
     ("A", "report"),
+    ("A", "report --detail --max-gap 2h"),
+    ("A", "stores"),
+    ("A", "stores --silent-for 3h"),
+    ("A", "explain STORE"),
+    ("A", "explain STORE --json"),
     ("B", "hourly ingest"),
     ("B", "report"),
     ("B2", "hourly ingest, before compact"),
@@ -54,7 +59,12 @@ def test_quick_run_prints_every_row_and_writes_the_machine_header(tmp_path: Path
     rows = table_rows(done.stdout)
     assert [(row[0], row[4]) for row in rows] == EXPECTED_STEPS
     assert {row[-1] for row in rows} <= {"PASS", "FAIL", "info", "n/a"}
-    relative = {("B", "report"), ("B2", "report, after compact"), ("C vs A", EXPECTED_STEPS[-1][1])}
+    relative = {
+        ("A", "report --detail --max-gap 2h"),
+        ("B", "report"),
+        ("B2", "report, after compact"),
+        ("C vs A", EXPECTED_STEPS[-1][1]),
+    }
     targets = [row[-2] for row in rows if (row[0], row[4]) in relative]
     assert len(targets) == len(relative)
     assert all("run alongside" in target for target in targets), targets  # paired with A's
