@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
@@ -32,6 +31,7 @@ from storestatus.errors import (
 )
 from storestatus.outcome import Outcome, render_outcome
 from storestatus.reports import ReportRecord, report_csv, report_status
+from storestatus.vocabulary import Interpolation, OutputFormat
 
 if TYPE_CHECKING:
     from storestatus.locks import WriterInfo
@@ -105,15 +105,8 @@ _DEMO_TIMEOUT_SECONDS: Final = 120.0
 MIN_RETAIN_DAYS: Final = 8  # a report reads the 8 days before its reference time
 
 
-class InterpolationChoice(StrEnum):
-    """The interpolation rules, as Typer choices (mirrors ``schemas.Interpolation``)."""
-
-    nearest = "nearest"
-    previous = "previous"
-
-
 InterpolationOption = Annotated[
-    InterpolationChoice, typer.Option(help="How gaps between polls are filled.")
+    Interpolation, typer.Option(help="How gaps between polls are filled.")
 ]
 
 
@@ -306,7 +299,7 @@ def _describe(result: FileIngest) -> str:
 def trigger_report(
     *,
     as_of: AsOfOption = None,
-    interpolation: InterpolationOption = InterpolationChoice.nearest,
+    interpolation: InterpolationOption = "nearest",
     detail: Annotated[
         bool,
         typer.Option(
@@ -334,7 +327,7 @@ def trigger_report(
         report_id = reports.trigger_report(
             directory,
             as_of=instant,
-            interpolation=interpolation.value,
+            interpolation=interpolation,
             detail=detail,
             max_gap=gap,
             wait=wait,
@@ -435,14 +428,6 @@ def _stream_to_stdout(csv_path: Path) -> None:
         os.close(devnull)
 
 
-class OutputFormat(StrEnum):
-    """How ``stores`` prints its rows."""
-
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 @app.command()
 def stores(
     *,
@@ -482,7 +467,7 @@ def stores(
     directory = _data_dir(data_dir)
     instant = None if as_of is None else _timestamp(as_of, "--as-of")
     span = None if silent_for is None else _duration(silent_for, "--silent-for")
-    chosen = output_format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.csv)
+    chosen: OutputFormat = output_format or ("table" if sys.stdout.isatty() else "csv")
     with _user_errors() as terminal:
         listed = list_stores(Store(directory), as_of=instant, silent_for=span)
         _print_stores(listed, chosen)
@@ -496,7 +481,7 @@ def explain(
     store_id: Annotated[str, typer.Argument(metavar="STORE_ID", help="The store to explain.")],
     *,
     as_of: AsOfOption = None,
-    interpolation: InterpolationOption = InterpolationChoice.nearest,
+    interpolation: InterpolationOption = "nearest",
     max_gap: MaxGapOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
@@ -525,7 +510,7 @@ def explain(
             Store(directory),
             store_id,
             as_of=instant,
-            interpolation=interpolation.value,
+            interpolation=interpolation,
             max_gap=gap,
         )
     with _stdout_may_close():
@@ -560,9 +545,9 @@ def _print_stores(listed: StoreList, chosen: OutputFormat) -> None:
     from storestatus.roster import roster_as_text  # noqa: PLC0415
 
     with _stdout_may_close():
-        if chosen is OutputFormat.json:
+        if chosen == "json":
             sys.stdout.write(json.dumps(listed.as_json(), indent=2) + "\n")
-        elif chosen is OutputFormat.csv:
+        elif chosen == "csv":
             sys.stdout.write(roster_as_text(listed.stores).write_csv(float_precision=2))
         else:
             header, *rows = _stores_table(listed)

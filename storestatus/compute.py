@@ -45,8 +45,8 @@ from storestatus.schemas import (
     TIMESTAMP,
     TIMEZONE,
     UTC_MICROS,
-    Interpolation,
 )
+from storestatus.vocabulary import Interpolation
 
 CANDIDATE_SPAN: Final = timedelta(days=8)
 TICKS_PER_US: Final = 2  # half microseconds: see the module docstring

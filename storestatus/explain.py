@@ -27,8 +27,8 @@ from storestatus.schemas import (
     STORE_ID,
     TIMESTAMP,
     TIMEZONE,
-    Interpolation,
 )
+from storestatus.vocabulary import Interpolation
 
 EXPLAIN_JSON_VERSION: Final = 1
 UNITS: Final = {"last_hour": "minutes", "last_day": "hours", "last_week": "hours"}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Final, Literal
+from typing import Final
 
 import polars as pl
+
+# Re-exported until every import names the Polars-free vocabulary, where it lives.
+from storestatus.vocabulary import Interpolation as Interpolation  # noqa: PLC0414
 
 STORE_ID: Final = "store_id"
 STATUS: Final = "status"
@@ -66,5 +69,3 @@ DETAIL_COLUMNS: Final = (
 ISO_UTC: Final = (
     "%Y-%m-%dT%H:%M:%S%.6fZ"  # how instants are written out: 2023-01-25T18:13:22.479220Z
 )
-
-Interpolation = Literal["nearest", "previous"]

@@ -25,8 +25,9 @@ from storestatus.roster import (
     roster_as_text,
     silence_window,
 )
-from storestatus.schemas import OBSERVATIONS_SCHEMA, STORE_ID, TIMESTAMP, Interpolation
+from storestatus.schemas import OBSERVATIONS_SCHEMA, STORE_ID, TIMESTAMP
 from storestatus.store import Snapshot, Store
+from storestatus.vocabulary import Interpolation
 
 if TYPE_CHECKING:
     from storestatus.explain import Explanation
