@@ -22,21 +22,27 @@ import typer
 from storestatus import __version__, reports
 from storestatus.config import DATA_DIR_ENV, DataDir, default_data_dir, short_lived_process
 from storestatus.errors import (
-    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_RUNNING,
     EXIT_SILENT,
     StoreStatusError,
 )
 from storestatus.outcome import Outcome, render_outcome
-from storestatus.reports import ReportRecord, report_csv, report_status
+from storestatus.reports import report_csv, report_status
+from storestatus.summaries import (
+    compaction_lines,
+    ingest_line,
+    report_outcome,
+    stores_summary,
+    stores_table,
+    triggered_outcome,
+)
 from storestatus.vocabulary import Interpolation, OutputFormat
 
 if TYPE_CHECKING:
     from storestatus.locks import WriterInfo
-    from storestatus.service import FileIngest, StoreList
-    from storestatus.store import Compaction, Store
+    from storestatus.service import StoreList
+    from storestatus.store import Store
 
 app = typer.Typer(
     name="storestatus",
@@ -274,25 +280,7 @@ def ingest(
             max_future=tolerance,
         )
     made = (f"created the data directory {directory.root}",) if created else ()
-    render_outcome(Outcome(summary=tuple(map(_describe, results)), messages=made), quiet=quiet)
-
-
-def _describe(result: FileIngest) -> str:
-    if result.kind == "status":
-        done = (
-            f"{result.inserted} new polls, {result.changed} replaced, "
-            f"{result.unchanged} already stored"
-        )
-    else:
-        done = f"snapshot replaced with {result.inserted} rows"
-    notes = [f"{result.duplicates_in_file} duplicate in file"] if result.duplicates_in_file else []
-    if result.blank:
-        notes.append(f"{result.blank} blank")
-    notes.append(f"{result.rejected} rejected")
-    if result.rejects_file is not None:
-        notes[-1] += f" (see {result.rejects_file})"
-    version = "nothing stored" if result.version is None else f"version {result.version}"
-    return f"{result.kind} {result.source}: {done}; {', '.join(notes)}; {version}"
+    render_outcome(Outcome(summary=tuple(map(ingest_line, results)), messages=made), quiet=quiet)
 
 
 @app.command("trigger-report")
@@ -333,22 +321,7 @@ def trigger_report(
             wait=wait,
         )
         record = report_status(directory, report_id) if wait else None
-    render_outcome(_triggered(report_id, record))
-
-
-def _triggered(report_id: str, record: ReportRecord | None) -> Outcome:
-    """The id on stdout; for a report computed here (``--wait``), its warnings and failure."""
-    if record is None:
-        return Outcome(data=(report_id,))
-    failed = record.state == "Failed"
-    return Outcome(
-        data=(report_id,),
-        messages=(
-            *(f"Warning: {warning}" for warning in record.warnings),
-            *([f"Failed: {record.error}"] if failed else []),
-        ),
-        exit_code=EXIT_ERROR if failed else EXIT_OK,
-    )
+    render_outcome(triggered_outcome(report_id, record))
 
 
 @app.command("get-report")
@@ -379,22 +352,7 @@ def get_report(
         csv_path = report_csv(directory, report_id)
         if record.state == "Complete" and output is not None:
             _copy_report(csv_path, output)  # before saying Complete: it may fail
-    render_outcome(_report_outcome(record, csv_path, to_stdout=output == "-"))
-
-
-def _report_outcome(record: ReportRecord, csv_path: Path, *, to_stdout: bool) -> Outcome:
-    """State lines (on stderr when the CSV itself goes to stdout), warnings, exit code."""
-    warnings = tuple(f"Warning: {warning}" for warning in record.warnings)
-    lines: tuple[str, ...]
-    if record.state == "Running":
-        lines, code = ("Running",), EXIT_RUNNING
-    elif record.state == "Failed":
-        lines, code = (f"Failed: {record.error}",), EXIT_ERROR
-    else:
-        lines, code = ("Complete", str(csv_path)), EXIT_OK
-    if to_stdout:
-        return Outcome(messages=lines + warnings, exit_code=code)
-    return Outcome(data=lines, messages=warnings, exit_code=code)
+    render_outcome(report_outcome(record, csv_path, to_stdout=output == "-"))
 
 
 def _copy_report(csv_path: Path, output: str) -> None:
@@ -471,7 +429,7 @@ def stores(
     with _user_errors() as terminal:
         listed = list_stores(Store(directory), as_of=instant, silent_for=span)
         _print_stores(listed, chosen)
-        terminal.say(_stores_summary(listed))  # after the rows: a long table scrolls
+        terminal.say(stores_summary(listed))  # after the rows: a long table scrolls
     found = listed.silent_for is not None and listed.silent > 0
     render_outcome(Outcome(exit_code=EXIT_SILENT if found else EXIT_OK))
 
@@ -526,18 +484,6 @@ def explain(
             Console(highlight=False).print(explanation_view(explanation))
 
 
-def _stores_summary(listed: StoreList) -> str:
-    """What a person at a terminal reads under the rows: how many, as of when."""
-    from storestatus.durations import format_duration  # noqa: PLC0415
-
-    if listed.silent_for is None:
-        return f"{listed.known:,} stores as of {listed.reference_text}"
-    return (
-        f"{listed.silent:,} of {listed.known:,} stores silent for "
-        f"{format_duration(listed.silent_for)} as of {listed.reference_text}"
-    )
-
-
 def _print_stores(listed: StoreList, chosen: OutputFormat) -> None:
     """The rows on stdout."""
     import json  # noqa: PLC0415
@@ -550,7 +496,7 @@ def _print_stores(listed: StoreList, chosen: OutputFormat) -> None:
         elif chosen == "csv":
             sys.stdout.write(roster_as_text(listed.stores).write_csv(float_precision=2))
         else:
-            header, *rows = _stores_table(listed)
+            header, *rows = stores_table(listed)
             typer.echo(typer.style(header, bold=True))
             sys.stdout.write("".join(f"{row}\n" for row in rows))
 
@@ -566,60 +512,6 @@ def _stdout_may_close() -> Iterator[None]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-
-
-def _stores_table(listed: StoreList) -> list[str]:
-    """The header and rows as aligned text, for a person: instants to the second, in UTC.
-
-    Built in Polars, not as a rich ``Table``: rich takes about 1 ms a row, 15 s for A's
-    14,000 stores, and a table must never be cut to fit the screen (a store id with an ellipsis
-    is useless), so the terminal may wrap long lines instead.
-    """
-    import polars as pl  # noqa: PLC0415
-
-    from storestatus.roster import TIMEZONE_COLUMN, TIMEZONE_DEFAULTED, WEEKLY_HOURS  # noqa: PLC0415
-    from storestatus.schemas import (  # noqa: PLC0415
-        FIRST_POLL,
-        LAST_POLL,
-        POLLS_STORED,
-        STORE_ID,
-    )
-
-    hundredths = (pl.col(WEEKLY_HOURS) * 100).round().cast(pl.Int64)
-    cells = listed.stores.select(
-        pl.col(STORE_ID),
-        pl.col(TIMEZONE_COLUMN).alias("timezone"),
-        pl.when(TIMEZONE_DEFAULTED).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("default tz"),
-        pl.format(
-            "{}.{}", hundredths // 100, (hundredths % 100).cast(pl.String).str.zfill(2)
-        ).alias("hours/week"),
-        *(
-            pl.col(column).dt.strftime("%Y-%m-%d %H:%M:%S").fill_null("never").alias(title)
-            for column, title in ((FIRST_POLL, "first poll UTC"), (LAST_POLL, "last poll UTC"))
-        ),
-        pl.col(POLLS_STORED).cast(pl.String).alias("polls"),
-    )
-    right = {"hours/week", "polls"}
-    longest = cells.select(pl.all().str.len_chars().max().fill_null(0)).row(0)
-    widths = {
-        name: max(len(name), int(most)) for name, most in zip(cells.columns, longest, strict=True)
-    }
-    header = "  ".join(
-        name.rjust(widths[name]) if name in right else name.ljust(widths[name])
-        for name in cells.columns
-    )
-    lines = cells.select(
-        pl.concat_str(
-            [
-                pl.col(name).str.pad_start(widths[name])
-                if name in right
-                else pl.col(name).str.pad_end(widths[name])
-                for name in cells.columns
-            ],
-            separator="  ",
-        ).str.strip_chars_end()
-    ).to_series()
-    return [header.rstrip(), *lines.to_list()]
 
 
 @app.command()
@@ -823,29 +715,7 @@ def compact(
         done = _store(Store, directory, lock_timeout, terminal).compact(
             retain_days=retain_days, force=force, not_after=datetime.now(UTC) + tolerance
         )
-    render_outcome(Outcome(summary=_compacted(done)), quiet=quiet)
-
-
-def _compacted(done: Compaction) -> tuple[str, ...]:
-    """What compact did, one line for the files and one for each kind of poll dropped."""
-    lines = [
-        f"compacted: {done.files_before} data files -> {done.files_after}, "
-        f"{done.deleted_files} unused files deleted"
-    ]
-    if done.cutoff is not None:
-        lines.append(
-            f"dropped {done.dropped_polls} of {done.stored_polls} polls: "
-            f"those of UTC dates before {done.cutoff.isoformat()}"
-        )
-    if done.dropped_future:
-        lines.append(
-            f"set aside {done.dropped_future} polls stamped in the future "
-            f"(a poller's bad clock): see {done.rejects_file}"
-        )
-    leftovers = done.leftover_report_files + done.leftover_manifest_files + done.leftover_scratch
-    if leftovers:
-        lines.append(f"removed {leftovers} temporary files left by commands that were killed")
-    return tuple(lines)
+    render_outcome(Outcome(summary=compaction_lines(done)), quiet=quiet)
 
 
 def _store(
