@@ -358,7 +358,7 @@ def get_report(
 def _copy_report(csv_path: Path, output: str) -> None:
     """Copy the CSV to ``output`` (replacing it atomically), or stream it to stdout for ``-``."""
     from storestatus.durable import copy_atomically  # noqa: PLC0415
-    from storestatus.errors import StoreError  # noqa: PLC0415
+    from storestatus.errors import OutputError  # noqa: PLC0415
 
     if output == "-":
         _stream_to_stdout(csv_path)
@@ -366,7 +366,7 @@ def _copy_report(csv_path: Path, output: str) -> None:
     try:
         copy_atomically(csv_path, Path(output))
     except OSError as error:
-        raise StoreError(
+        raise OutputError(
             f"cannot copy the report to {output} ({error.strerror or error}); "
             "the previous file, if any, is unchanged"
         ) from error

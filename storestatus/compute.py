@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from storestatus.errors import TooManyStoresError
 from storestatus.schemas import (
     ACTIVE,
     DAY,
@@ -130,7 +131,9 @@ def compute_report(
     Raises
     ------
     ValueError
-        ``now`` is naive, or there are more than ``MAX_STORES`` stores.
+        ``now`` is naive (a programming error, not the user's).
+    TooManyStoresError
+        There are more than ``MAX_STORES`` stores.
     """
     report, _ = compute_report_and_coverage(
         observations,
@@ -229,7 +232,9 @@ def _compute(
         candidates, hours, timezones, origin=origin, named=pl.concat(named)
     )
     if stores.height > MAX_STORES:
-        raise ValueError(f"a report covers at most {MAX_STORES:,} stores, not {stores.height:,}")
+        raise TooManyStoresError(
+            f"a report covers at most {MAX_STORES:,} stores, not {stores.height:,}"
+        )
     now_at = _ticks(now) - _ticks(origin)
     intervals = _business_intervals(hours, timezones, stores, origin=origin, now=now)
     sorted_polls = packed_polls.sort()

@@ -37,3 +37,12 @@ class StoreNotFoundError(StoreStatusError):
 
 class StoreError(StoreStatusError):
     """The data directory cannot be read or written."""
+
+
+class OutputError(StoreStatusError):
+    """A file the user asked for cannot be written: a copy of a report, generated data."""
+
+
+class TooManyStoresError(StoreStatusError, ValueError):
+    """More stores than one report can hold (``compute.MAX_STORES``): a one-line error, and
+    still the ``ValueError`` that ``compute`` raised before it had a name."""

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import polars as pl
 
 from storestatus import schemas
-from storestatus.errors import InputError, StoreError
+from storestatus.errors import InputError, OutputError
 
 __all__ = [
     "DEFAULT_END",
@@ -163,7 +163,7 @@ def write_dataset(dataset: Dataset, out_dir: Path) -> list[Path]:
 
     Raises
     ------
-    StoreError
+    OutputError
         If the folder or a file cannot be written.
     """
     targets = [out_dir / STATUS_FILE, out_dir / HOURS_FILE, out_dir / TIMEZONES_FILE]
@@ -175,7 +175,7 @@ def write_dataset(dataset: Dataset, out_dir: Path) -> list[Path]:
             frame.write_csv(target)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise StoreError(
+        raise OutputError(
             f"cannot write the generated files to {out_dir} ({reason}); "
             "check the path and permissions"
         ) from error
