@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
@@ -28,6 +28,7 @@ from storestatus.errors import (
     StoreStatusError,
 )
 from storestatus.outcome import Outcome, render_outcome
+from storestatus.progress import Progress, progress_on
 from storestatus.reports import report_csv, report_status
 from storestatus.summaries import (
     compaction_lines,
@@ -163,6 +164,10 @@ class Terminal:
     def __init__(self, descriptor: int) -> None:
         self._descriptor = descriptor
 
+    def progress(self, *, quiet: bool = False) -> AbstractContextManager[Progress]:
+        """Signs of life for long work, on a terminal unless ``quiet``; silent under cron."""
+        return progress_on(self._descriptor, enabled=not quiet)
+
     def say(self, line: str) -> None:
         """Show a line now, and only to a person: under cron (no terminal) stay quiet."""
         if os.isatty(self._descriptor):
@@ -270,7 +275,10 @@ def ingest(
     directory = _data_dir(data_dir)
     tolerance = _duration(max_future, "--max-future")
     created = not directory.exists()
-    with _user_errors(interrupted="nothing was stored (the ingest was rolled back)") as terminal:
+    with (
+        _user_errors(interrupted="nothing was stored (the ingest was rolled back)") as terminal,
+        terminal.progress(quiet=quiet) as progress,
+    ):
         results = ingest_files(
             _store(Store, directory, lock_timeout, terminal),
             status=[*(status or ()), *(files or ())],
@@ -278,6 +286,7 @@ def ingest(
             timezones=timezones,
             allow_shrink=allow_shrink,
             max_future=tolerance,
+            progress=progress,
         )
     made = (f"created the data directory {directory.root}",) if created else ()
     render_outcome(Outcome(summary=tuple(map(ingest_line, results)), messages=made), quiet=quiet)
@@ -311,7 +320,8 @@ def trigger_report(
     directory = _data_dir(data_dir)
     instant = None if as_of is None else _timestamp(as_of, "--as-of")
     gap = _max_gap(max_gap)
-    with _user_errors():
+    with _user_errors() as terminal, terminal.progress(quiet=not wait) as progress:
+        progress.step("computing the report")  # shown only with --wait: it returns at once else
         report_id = reports.trigger_report(
             directory,
             as_of=instant,
@@ -666,8 +676,10 @@ def generate(
     if span <= timedelta(0):
         raise typer.BadParameter("no time to poll: give --days or --hours above 0")
     instant = DEFAULT_END if end is None else _timestamp(end, "--end")
-    with _user_errors():
+    with _user_errors() as terminal, terminal.progress() as progress:
+        progress.step(f"generating polls of {stores:,} stores")
         dataset = generate_dataset(stores, span, end=instant, seed=seed)
+        progress.step(f"writing {dataset.status.height:,} polls to {out_dir}")
         paths = write_dataset(dataset, out_dir)
     written = ", ".join(str(path) for path in paths)
     render_outcome(
@@ -710,8 +722,12 @@ def compact(
 
     directory = _data_dir(data_dir)
     tolerance = _duration(max_future, "--max-future")
-    with _user_errors(interrupted="compact stopped; nothing was dropped") as terminal:
+    with (
+        _user_errors(interrupted="compact stopped; nothing was dropped") as terminal,
+        terminal.progress(quiet=quiet) as progress,
+    ):
         directory.require()
+        progress.step("compacting the status table")
         done = _store(Store, directory, lock_timeout, terminal).compact(
             retain_days=retain_days, force=force, not_after=datetime.now(UTC) + tolerance
         )

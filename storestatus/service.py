@@ -17,6 +17,7 @@ import polars as pl
 from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
 from storestatus.durations import format_duration
 from storestatus.errors import InputError, StoreError, StoreNotFoundError
+from storestatus.progress import SILENT, Progress
 from storestatus.roster import (
     build_roster,
     dates_to_read,
@@ -78,16 +79,18 @@ def ingest_files(
     timezones: Path | None = None,
     allow_shrink: bool = False,
     max_future: timedelta | None = DEFAULT_MAX_FUTURE,
+    progress: Progress = SILENT,
 ) -> list[FileIngest]:
     """Ingest any number of status files and/or a new hours and time-zone snapshot, all or nothing.
 
     Status polls are upserted by (store_id, timestamp_utc), file after file (a later file wins
     a key), a batch at a time so that memory stays bounded whatever a file's size; hours and time
-    zones replace their snapshot. It is all one writer session (``Store.writing``): if any file
-    cannot be used as a whole (e.g. a missing column), or a snapshot would shrink by more than
-    half (unless ``allow_shrink``), the error leaves the store unchanged. Rejected rows are
-    written to a CSV under ``<data>/rejects`` and counted. Polls stamped later than the clock
-    plus ``max_future`` come from a poller with a wrong clock and are rejected (None: no limit).
+    zones replace their snapshot; each step is reported to ``progress``. It is all one writer
+    session (``Store.writing``): if any file cannot be used as a whole (e.g. a missing
+    column), or a snapshot would shrink by more than half (unless ``allow_shrink``), the error
+    leaves the store unchanged. Rejected rows are written to a CSV under ``<data>/rejects`` and
+    counted. Polls stamped later than the clock plus ``max_future`` come from a poller with a
+    wrong clock and are rejected (None: no limit).
 
     Raises
     ------
@@ -113,20 +116,23 @@ def ingest_files(
             problem = "is a directory" if path.is_dir() else "does not exist"
             raise InputError(f"{kind} file {path} {problem}; check the path")
     not_after = None if max_future is None else datetime.now(UTC) + max_future
-    snapshots = {  # small: read and checked before anything is written
-        kind: (path, reader(path))
-        for kind, path, reader in (
-            ("hours", hours, read_hours_csv),
-            ("timezones", timezones, read_timezones_csv),
-        )
-        if path is not None
-    }
+    snapshots = {}  # small: read and checked before anything is written
+    for kind, snapshot_path, reader in (
+        ("hours", hours, read_hours_csv),
+        ("timezones", timezones, read_timezones_csv),
+    ):
+        if snapshot_path is not None:
+            progress.step(f"reading {snapshot_path.name}")
+            snapshots[kind] = (snapshot_path, reader(snapshot_path))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     results = []
     with store.writing():  # one writer session: published whole, or not at all
         for path in status_files:
-            results.append(_ingest_status(store, path, stamp, not_after=not_after))
+            results.append(
+                _ingest_status(store, path, stamp, not_after=not_after, progress=progress)
+            )
         for kind, (path, data) in snapshots.items():
+            progress.step(f"storing {path.name}")
             rejects_file = _write_rejects(store, data.rejects, kind, path, stamp)
             if kind == "hours":
                 unique = data.rows.height
@@ -173,7 +179,12 @@ class _StatusTally:
 
 
 def _ingest_status(
-    store: Store, source: Path, stamp: str, *, not_after: datetime | None = None
+    store: Store,
+    source: Path,
+    stamp: str,
+    *,
+    not_after: datetime | None = None,
+    progress: Progress = SILENT,
 ) -> FileIngest:
     """Upsert a status file (see ``ingest_status_batches``).
 
@@ -181,8 +192,9 @@ def _ingest_status(
     """
     from storestatus.readers import read_status_batches  # noqa: PLC0415
 
+    progress.step(f"reading {source.name}", unit="polls")
     batches = read_status_batches(source, not_after=not_after)
-    return ingest_status_batches(store, batches, source, stamp)
+    return ingest_status_batches(store, batches, source, stamp, progress=progress)
 
 
 def ingest_status_batches(
@@ -192,6 +204,7 @@ def ingest_status_batches(
     stamp: str,
     *,
     range_rows: int | None = None,
+    progress: Progress = SILENT,
 ) -> FileIngest:
     """Upsert the parsed batches of one status file: in one go if it is one batch, else through
     a ``Spill``, in time ranges of about ``range_rows`` polls (default: a batch's).
@@ -213,6 +226,7 @@ def ingest_status_batches(
         tally.accepted += batch.rows.height
         tally.rejected += batch.rejects.height
         tally.blank += batch.blank_rows
+        progress.advance(batch.rows.height + batch.rejects.height)
         return batch.rows
 
     def upsert(polls: pl.DataFrame) -> None:
@@ -226,7 +240,9 @@ def ingest_status_batches(
     first = parsed(next(batches))  # at least one batch
     second = next(batches, None)
     if second is None:  # read whole (or streamed, but one batch long): one upsert
+        progress.step(f"storing {source.name}", total=first.height, unit="polls")
         upsert(last_poll_per_key(first))
+        progress.advance(first.height)
     else:  # the spill exists only inside the writer session (``compact`` relies on it)
         with store.writing(), spill_directory(store.data_dir.scratch) as spill:
             spill.add(first)
@@ -237,8 +253,10 @@ def ingest_status_batches(
             for batch in batches:
                 spill.add(parsed(batch))
                 del batch  # not held while the next batch is parsed
+            progress.step(f"storing {source.name}", total=spill.polls, unit="polls")
             for polls in spill.ranges(range_rows or STATUS_BATCH_ROWS):
                 upsert(polls)
+                progress.advance(polls.height)
                 del polls  # not held while the next range is read
             if not spill.polls:  # nothing but rejects: the version is still the table's
                 upsert(empty)
