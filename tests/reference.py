@@ -351,7 +351,8 @@ def reference_report(
     for kind in ("uptime", "downtime"):
         for name, _length, unit in WINDOWS:
             columns[f"{kind}_{name}"] = [in_units(getattr(f, kind)[name], unit) for f in stores]
-    schema = {STORE_ID: pl.String()} | {c: pl.Float64() for c in REPORT_COLUMNS[1:]}
+    schema: dict[str, pl.DataType] = {STORE_ID: pl.String()}
+    schema |= {c: pl.Float64() for c in REPORT_COLUMNS[1:]}
     if detail:
         for name, _length, unit in WINDOWS:
             columns[f"business_hours_{name}"] = [in_units(f.business[name], unit) for f in stores]

@@ -330,7 +330,8 @@ def scenarios(
                 (store, now, draw(st.sampled_from(["active", "inactive"])))
                 for store in sorted({store for store, _, _ in polls} - at_now)
             )
-    if polls and draw(st.booleans()):  # polls exactly at a window's start (it is inclusive)
+    at_window_starts = draw(st.booleans())  # drawn first: `polls and draw(...)` confuses mypy
+    if polls and at_window_starts:  # polls exactly at a window's start (it is inclusive)
         stores = sorted({store for store, _, _ in polls})
         taken = {(store, stamp) for store, stamp, _ in polls}
         for span in (timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
