@@ -10,7 +10,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -550,12 +549,11 @@ def demo(
       storestatus demo
     """
     import tempfile  # noqa: PLC0415
-    from importlib.resources import as_file, files  # noqa: PLC0415
 
     from rich.console import Console  # noqa: PLC0415
 
     from storestatus.render import report_table  # noqa: PLC0415
-    from storestatus.service import ingest_files  # noqa: PLC0415
+    from storestatus.service import ingest_examples, wait_for_report  # noqa: PLC0415
     from storestatus.store import Store  # noqa: PLC0415
 
     console = Console()
@@ -565,14 +563,9 @@ def demo(
     kept = keep or data_dir is not None
     directory = DataDir(root)
     try:
-        with _user_errors(), as_file(files("storestatus") / "demo_data") as bundled:
+        with _user_errors():
             console.print(f"[bold]1. ingest[/] the bundled example data into {root}")
-            for result in ingest_files(
-                Store(directory),
-                status=bundled / "store_status.csv",
-                hours=bundled / "business_hours.csv",
-                timezones=bundled / "timezones.csv",
-            ):
+            for result in ingest_examples(Store(directory)):
                 stored = "new polls" if result.kind == "status" else "rows"
                 console.print(
                     f"   {result.source.name}: {result.inserted} {stored}, "
@@ -582,12 +575,8 @@ def demo(
                 )
             report_id = reports.trigger_report(directory)
             console.print(f"[bold]2. trigger-report[/] started report {report_id}")
-            deadline = time.monotonic() + _DEMO_TIMEOUT_SECONDS
             with console.status("[bold]3. get-report[/] polling until the report is complete"):
-                record = report_status(directory, report_id)
-                while record.state == "Running" and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                    record = report_status(directory, report_id)
+                record = wait_for_report(directory, report_id, timeout=_DEMO_TIMEOUT_SECONDS)
             if record.state != "Complete":
                 reason = f"{record.state} {record.error or ''}".strip()
                 raise StoreStatusError(f"the report did not complete: {reason}")

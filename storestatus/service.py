@@ -6,6 +6,7 @@ They glue the pure parts (readers, compute) to the store; the CLI only parses an
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,9 +16,11 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
+from storestatus.config import DataDir
 from storestatus.durations import format_duration
 from storestatus.errors import InputError, StoreError, StoreNotFoundError
 from storestatus.progress import SILENT, Progress
+from storestatus.reports import ReportRecord, report_status
 from storestatus.roster import (
     build_roster,
     dates_to_read,
@@ -273,6 +276,30 @@ def ingest_status_batches(
         version=tally.version,
         rejects_file=tally.rejects_file,
     )
+
+
+def ingest_examples(store: Store) -> list[FileIngest]:
+    """Ingest the example data bundled with the package (``storestatus demo``)."""
+    from importlib.resources import as_file, files  # noqa: PLC0415
+
+    with as_file(files("storestatus") / "demo_data") as bundled:
+        return ingest_files(
+            store,
+            status=bundled / "store_status.csv",
+            hours=bundled / "business_hours.csv",
+            timezones=bundled / "timezones.csv",
+        )
+
+
+def wait_for_report(data_dir: DataDir, report_id: str, *, timeout: float) -> ReportRecord:
+    """Poll a report until it is no longer Running, for at most ``timeout`` seconds (after which
+    its record still says Running)."""
+    deadline = time.monotonic() + timeout
+    record = report_status(data_dir, report_id)
+    while record.state == "Running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        record = report_status(data_dir, report_id)
+    return record
 
 
 def last_poll_per_key(polls: pl.DataFrame) -> pl.DataFrame:
