@@ -307,6 +307,7 @@ def last_poll_per_key(polls: pl.DataFrame) -> pl.DataFrame:
 
     A poller's log in time order cannot repeat a key, and one linear pass proves it (ten times
     cheaper than hashing every key), so only files out of order pay for the de-duplication.
+    Tuned for A's ingest: re-measure with ``python examples/bench.py --only A``.
     """
     at, store_id = pl.col(TIMESTAMP), pl.col(STORE_ID)
     ascending = (at > at.shift(1)) | ((at == at.shift(1)) & (store_id > store_id.shift(1)))
