@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
@@ -27,7 +27,7 @@ from storestatus.errors import (
     StoreStatusError,
 )
 from storestatus.outcome import Outcome, render_outcome
-from storestatus.progress import Progress, progress_on
+from storestatus.progress import Progress, TerminalProgress, progress_on
 from storestatus.reports import report_csv, report_status
 from storestatus.summaries import (
     compaction_lines,
@@ -162,14 +162,23 @@ class Terminal:
 
     def __init__(self, descriptor: int) -> None:
         self._descriptor = descriptor
+        self._progress: TerminalProgress | None = None
 
-    def progress(self, *, quiet: bool = False) -> AbstractContextManager[Progress]:
+    @contextmanager
+    def progress(self, *, quiet: bool = False) -> Iterator[Progress]:
         """Signs of life for long work, on a terminal unless ``quiet``; silent under cron."""
-        return progress_on(self._descriptor, enabled=not quiet)
+        with progress_on(self._descriptor, enabled=not quiet) as progress:
+            self._progress = progress if isinstance(progress, TerminalProgress) else None
+            try:
+                yield progress
+            finally:
+                self._progress = None
 
     def say(self, line: str) -> None:
         """Show a line now, and only to a person: under cron (no terminal) stay quiet."""
-        if os.isatty(self._descriptor):
+        if self._progress is not None:  # above the progress line, which stays
+            self._progress.say(line)
+        elif os.isatty(self._descriptor):
             os.write(self._descriptor, f"{line}\n".encode())
 
 
