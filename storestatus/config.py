@@ -103,7 +103,7 @@ class DataDir:
 
     @property
     def manifest(self) -> Path:
-        """The table versions readers see (see ``storestatus.manifest``)."""
+        """The table versions readers see (see ``storestatus.manifest`` and ``session``)."""
         return self.tables / "manifest.json"
 
     @property

@@ -5,16 +5,16 @@ Delta commits each table atomically, but one ingest may commit to several tables
 pin the versions named here, and a writer names its new versions only when all its commits are
 done, in one atomic file replace. A writer that dies leaves its mark (``writer``), so the next one
 rolls the tables back to the published versions first: the store is always at the state before
-an ingest or after it, never in between.
+an ingest or after it, never in between. ``storestatus.session`` runs that protocol step by step.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from storestatus.durable import write_atomically
 from storestatus.errors import StoreError
 
 
@@ -49,19 +49,8 @@ def _version(value: object) -> int | None:
 
 def write_manifest(path: Path, manifest: Manifest) -> None:
     """Replace the manifest atomically and durably: readers see the old one or the new one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     text = json.dumps({"versions": manifest.versions, "writer": manifest.writer}, indent=2)
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(path, (text + "\n").encode())
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise StoreError(f"cannot write the store's manifest {path}: {error}") from error

@@ -47,6 +47,7 @@ TIMEZONES_SCHEMA: Final = pl.Schema({STORE_ID: pl.String(), TIMEZONE: pl.String(
 # Rejected input rows: where they were, why, and the original fields as text.
 ROW_NUMBER: Final = "row_number"
 REASON: Final = "reason"
+REASON_CODE: Final = "reason_code"  # a stable code of the reason (``readers.rules``)
 
 REPORT_COLUMNS: Final = (
     STORE_ID,

@@ -8,7 +8,8 @@ Accepted (surrounding whitespace ignored; no zone means UTC):
 
 Seconds are required; a fraction may have up to 9 digits (cut to microseconds); an offset is
 converted to UTC. Years 1970 to 2100 only: a report cannot use a time outside them (issue #8).
-The polls' fast path in ``readers`` accepts a subset of this grammar, checked by the tests.
+The polls' fast path (``readers.fast_status``) accepts a subset of this grammar, checked by the
+tests.
 """
 
 from __future__ import annotations

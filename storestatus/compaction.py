@@ -1,0 +1,305 @@
+"""``compact``: merge small files, drop polls beyond the retention or from the future, and delete
+what neither a table version nor a running command needs.
+
+It is one writer session (see ``storestatus.session``). It counts what it would drop before it
+changes anything, and refuses without ``force`` to drop more than half of the stored polls. The
+polls it drops for being in the future go to a rejects file first. It publishes its commits
+before deleting any file, and deletes files only while no report reads (``Store.reading``), so
+no published version ever refers to a deleted file. Last, it deletes what killed commands left:
+temporary files of reports, half-written manifests, spill files of ingests.
+
+This is ``Store.compact``, in a module of its own; as a method would, it uses the ``Store``'s
+private helpers for reading polls, rebuilding the stores table and taking the files lock.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+from urllib.parse import unquote
+
+import polars as pl
+from deltalake import DeltaTable
+
+from storestatus.config import DataDir
+from storestatus.durable import replacing
+from storestatus.errors import StoreError
+from storestatus.reports import ReportFiles
+from storestatus.schemas import OBSERVATIONS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
+from storestatus.tables import (
+    POLL_DATE,
+    STATUS_TABLE,
+    STATUS_WRITER,
+    STORES_TABLE,
+    TABLES,
+    open_table,
+    store_errors,
+)
+
+if TYPE_CHECKING:
+    from storestatus.session import WriterSession
+    from storestatus.store import Store
+
+# Temporary files of a report (see ``reports``): ``.ID.csv.XXXX.tmp``, or ``ID.json.tmp`` of old.
+_REPORT_TEMPORARY: Final = re.compile(r"\.?([A-Za-z0-9_-]{22})\.(?:csv|json)(?:\.[^.]+)?\.tmp")
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What ``compact`` did."""
+
+    dropped_polls: int  # older than the retention
+    files_before: int  # data files in the current versions of the tables
+    files_after: int
+    deleted_files: int  # unreferenced files removed from disk
+    stored_polls: int  # before compact
+    cutoff: date | None  # polls of earlier UTC dates were dropped (None: no retention)
+    dropped_future: int  # stamped after ``not_after``: removed, and kept in ``rejects_file``
+    rejects_file: Path | None
+    leftover_report_files: int  # temporary files of reports that died
+    leftover_manifest_files: int  # half-written manifests of writers that died
+    leftover_scratch: int  # entries of the scratch folder (spill files of dead ingests)
+
+
+@dataclass(frozen=True)
+class _Drop:
+    """What ``compact`` would drop from the status table, counted before anything changes."""
+
+    stored: int  # polls in the table
+    newest: date | None  # date of the newest poll at or before ``not_after``
+    cutoff: date | None  # polls of earlier UTC dates are beyond the retention
+    old: int  # polls before ``cutoff``
+    future: pl.DataFrame  # polls stamped after ``not_after``
+    not_after: datetime | None
+
+    @property
+    def polls(self) -> int:
+        return self.old + self.future.height
+
+
+def compact_store(
+    store: Store,
+    *,
+    retain_days: int | None = None,
+    force: bool = False,
+    not_after: datetime | None = None,
+) -> Compaction:
+    """Compact the tables of ``store``; see ``Store.compact``, which calls this."""
+    with store.writing() as session:
+        status = open_table(store.tables, STATUS_TABLE)
+        drop = _plan_drop(store, status, retain_days, not_after)
+        refusal = None if force else _refusal(drop, retain_days)
+        if refusal is None:
+            done = _compact(store, session, status, drop)
+    if refusal is not None:  # raised once the session is over: it must not roll anything back
+        raise StoreError(refusal)
+    return done
+
+
+def _plan_drop(
+    store: Store, status: DeltaTable | None, retain_days: int | None, not_after: datetime | None
+) -> _Drop:
+    """Count what ``compact`` would drop: polls beyond the retention, polls in the future."""
+    limit = None if not_after is None else not_after.astimezone(UTC)
+    per_date = {} if status is None else _polls_per_date(store.tables, status)
+    future = OBSERVATIONS_SCHEMA.to_frame()
+    if limit is not None:
+        later_days = [day for day in per_date if day >= limit.date()]
+        future = store._read_days(status, later_days).filter(pl.col(TIMESTAMP) > limit)
+    later = future.get_column(TIMESTAMP).dt.date().value_counts()
+    later_per_date: dict[date, int] = dict(later.iter_rows())
+    newest = next(  # the newest date with a poll at or before the limit
+        (
+            day
+            for day in sorted(per_date, reverse=True)
+            if per_date[day] > later_per_date.get(day, 0)
+        ),
+        None,
+    )
+    cutoff = None
+    if retain_days is not None and newest is not None:
+        cutoff = newest - timedelta(days=retain_days)
+    old = 0 if cutoff is None else sum(n for day, n in per_date.items() if day < cutoff)
+    return _Drop(sum(per_date.values()), newest, cutoff, old, future, limit)
+
+
+def _polls_per_date(folder: Path, table: DeltaTable) -> dict[date, int]:
+    """How many polls each UTC date partition holds, from the commits' statistics."""
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    if actions.is_empty():
+        return {}
+    counts = actions.get_column("num_records")
+    if counts.null_count():  # a file without statistics: count its rows
+        counts = pl.Series(
+            [
+                pl.scan_parquet(folder / STATUS_TABLE / unquote(path))
+                .select(pl.len())
+                .collect()
+                .item()
+                for path in actions.get_column("path")
+            ]
+        )
+    per_date = actions.select(pl.col(f"partition.{POLL_DATE}").alias(POLL_DATE)).with_columns(
+        polls=counts
+    )
+    totals = per_date.group_by(POLL_DATE).agg(pl.col("polls").sum())
+    return dict(totals.iter_rows())
+
+
+def _refusal(drop: _Drop, retain_days: int | None) -> str | None:
+    """Why ``compact`` refuses to drop what it counted (more than half the polls), if it does."""
+    if drop.polls * 2 <= drop.stored:
+        return None
+    parts = []
+    if drop.old:
+        parts.append(
+            f"{drop.old:,} of UTC dates before {drop.cutoff} "
+            f"({retain_days} days before {drop.newest}, the newest poll's date)"
+        )
+    if drop.future.height:
+        parts.append(f"{drop.future.height:,} stamped after {drop.not_after:%Y-%m-%d %H:%M:%S} UTC")
+    return (
+        f"compact would drop {drop.polls:,} of {drop.stored:,} polls "
+        f"({100 * drop.polls / drop.stored:.0f} %): {' and '.join(parts)}; nothing was changed; "
+        "to drop them anyway, add --force"
+    )
+
+
+def _compact(
+    store: Store, session: WriterSession, status: DeltaTable | None, drop: _Drop
+) -> Compaction:
+    """``compact`` once it is allowed: drop, merge, checkpoint, vacuum, delete leftovers."""
+    tables = [table for name in TABLES if (table := open_table(store.tables, name)) is not None]
+    files_before = sum(len(table.file_uris()) for table in tables)
+    rejects = _keep_future_polls(store.data_dir, drop)
+    with store_errors(f"cannot compact {store.tables}"):
+        try:
+            if status is not None and drop.polls:
+                _drop_polls(store.tables, status, drop)
+            if drop.polls or session.committed.get(STORES_TABLE) is None:
+                store._rebuild_registry()
+            opened = [
+                (name, table)
+                for name in TABLES
+                if (table := open_table(store.tables, name)) is not None
+            ]
+            tables = [table for _, table in opened]
+            for name, table in opened:
+                table.optimize.compact(
+                    writer_properties=STATUS_WRITER if name == STATUS_TABLE else None
+                )
+                table.create_checkpoint()  # a table then loads without replaying its log
+                table.cleanup_metadata()
+                session.record_commit(name)
+            # Readers must not pin the versions whose files are about to be deleted.
+            session.publish_progress()
+        except BaseException:
+            if rejects is not None:  # the polls stay: the session is rolled back
+                rejects.unlink(missing_ok=True)
+            raise
+        with store._locked(store.data_dir.files_lock):
+            deleted = sum(
+                len(
+                    table.vacuum(
+                        retention_hours=0,
+                        dry_run=False,
+                        enforce_retention_duration=False,
+                        full=True,  # also files of ingests killed before their commit
+                    )
+                )
+                for table in tables
+            )
+    for name, _ in opened:
+        session.record_commit(name)  # vacuum commits too
+    files_after = sum(len(table.file_uris()) for table in tables)
+    reports, manifests, scratch = _delete_leftovers(store.data_dir)
+    return Compaction(
+        dropped_polls=drop.old,
+        files_before=files_before,
+        files_after=files_after,
+        deleted_files=deleted,
+        stored_polls=drop.stored,
+        cutoff=drop.cutoff,
+        dropped_future=drop.future.height,
+        rejects_file=rejects,
+        leftover_report_files=reports,
+        leftover_manifest_files=manifests,
+        leftover_scratch=scratch,
+    )
+
+
+def _drop_polls(folder: Path, status: DeltaTable, drop: _Drop) -> None:
+    """Delete the polls ``drop`` counted, in one commit; fail if the count differs."""
+    clauses = []
+    if drop.old:
+        clauses.append(f"{POLL_DATE} < '{drop.cutoff}'")
+    if drop.future.height and drop.not_after is not None:
+        clauses.append(f"{TIMESTAMP} > '{drop.not_after:%Y-%m-%dT%H:%M:%S.%fZ}'")
+    deleted = status.delete(" OR ".join(clauses)).get("num_deleted_rows")
+    if deleted is not None and deleted != drop.polls:  # rolled back with the session
+        raise StoreError(
+            f"compact deleted {deleted} polls instead of the {drop.polls} it counted in "
+            f"{folder}: nothing was changed"
+        )
+
+
+def _keep_future_polls(data_dir: DataDir, drop: _Drop) -> Path | None:
+    """Write the polls stamped after ``not_after`` to a rejects file before they are removed,
+    so that nothing ingested is lost. Its name has the time of day, as ingest's have."""
+    if drop.future.is_empty() or drop.not_after is None:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")  # a name only: decides nothing
+    target = data_dir.rejects / f"{stamp}-compact-future-status.csv"
+    limit = f"{drop.not_after:%Y-%m-%d %H:%M:%S} UTC"
+    # Imported here: the CSV readers are not needed unless there are polls to set aside.
+    from storestatus.readers.rules import STORED_TIMESTAMP_IN_FUTURE  # noqa: PLC0415
+
+    rows = drop.future.sort(TIMESTAMP, STORE_ID).select(
+        STORE_ID,
+        STATUS,
+        pl.col(TIMESTAMP).dt.strftime("%Y-%m-%d %H:%M:%S%.6f UTC"),
+        *STORED_TIMESTAMP_IN_FUTURE.columns(limit=limit),  # reason, reason_code
+    )
+    with store_errors(f"cannot write rejects file {target}", catching=(OSError,)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(target) as handle:
+            rows.write_csv(handle)
+    return target
+
+
+def _delete_leftovers(data_dir: DataDir) -> tuple[int, int, int]:
+    """Delete what killed commands left behind; return how many of each kind.
+
+    Temporary files of reports that are not running (a running report's worker holds its
+    lock), manifests half-written by writers (only the writer writes one, and we are it),
+    and whatever is in the scratch folder (spill files exist only inside a writer session).
+    """
+    files = ReportFiles(data_dir)
+    reports = manifests = scratch = 0
+    with store_errors(
+        f"cannot delete what killed commands left in {data_dir.root}", catching=(OSError,)
+    ):
+        for leftover in sorted(files.folder.glob("*.tmp")):
+            match = _REPORT_TEMPORARY.fullmatch(leftover.name)
+            if match is None:
+                continue  # not a report's: not ours to delete
+            with files.hold_lock(match.group(1), wait=False) as descriptor:
+                if descriptor is not None:  # else its report is running
+                    leftover.unlink(missing_ok=True)
+                    reports += 1
+        manifest = data_dir.manifest
+        for leftover in manifest.parent.glob(f".{manifest.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+            manifests += 1
+        if data_dir.scratch.is_dir():
+            for entry in data_dir.scratch.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink(missing_ok=True)
+                scratch += 1
+    return reports, manifests, scratch
