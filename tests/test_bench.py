@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).parent.parent / "examples" / "bench.py"
 EXPECTED_STEPS = [
     ("A", "ingest (empty store)"),
@@ -43,6 +45,7 @@ def table_rows(markdown: str) -> list[list[str]]:
     return rows[2:]
 
 
+@pytest.mark.slow
 def test_quick_run_prints_every_row_and_writes_the_machine_header(tmp_path: Path) -> None:
     results = tmp_path / "results.md"
     workdir = tmp_path / "work"

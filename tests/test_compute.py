@@ -10,16 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import polars as pl
 import pytest
+from builders import hours, polls, zones
 from polars.testing import assert_frame_equal
 
 from storestatus.compute import Coverage, compute_report, compute_report_and_coverage
-from storestatus.schemas import (
-    HOURS_SCHEMA,
-    OBSERVATIONS_SCHEMA,
-    REPORT_COLUMNS,
-    TIMEZONES_SCHEMA,
-    Interpolation,
-)
+from storestatus.schemas import REPORT_COLUMNS, Interpolation
 
 Figures = tuple[float, float, float, float, float, float]
 MONDAY = datetime(2023, 1, 23, tzinfo=UTC)
@@ -27,22 +22,6 @@ MONDAY = datetime(2023, 1, 23, tzinfo=UTC)
 
 def at(day: datetime, hh: int, mm: int = 0, ss: int = 0) -> datetime:
     return day.replace(hour=hh, minute=mm, second=ss)
-
-
-def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [(store, stamp, status) for store, stamp, status in rows],
-        schema=OBSERVATIONS_SCHEMA,
-        orient="row",
-    )
-
-
-def hours(*rows: tuple[str, int, time, time]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=HOURS_SCHEMA, orient="row")
-
-
-def zones(*rows: tuple[str, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=TIMEZONES_SCHEMA, orient="row")
 
 
 def report(

@@ -7,24 +7,17 @@ business, unknown): minutes for the hour, hours for the day and the week. 2024-0
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
 import pytest
+from builders import frames
 from polars.testing import assert_frame_equal
 from reference import reference_report
 
 from storestatus.compute import compute_report
-from storestatus.schemas import (
-    DETAIL_COLUMNS,
-    HOURS_SCHEMA,
-    OBSERVATIONS_SCHEMA,
-    REPORT_COLUMNS,
-    TIMEZONES_SCHEMA,
-    Interpolation,
-)
+from storestatus.schemas import DETAIL_COLUMNS, REPORT_COLUMNS, Interpolation
 
 MONDAY = datetime(2024, 1, 8, tzinfo=UTC)
 WINDOWS = ("last_hour", "last_day", "last_week")
@@ -35,18 +28,6 @@ PollRow = tuple[str, datetime, str]
 def at(hh: int, mm: int = 0, *, days: int = 0) -> datetime:
     """Monday ``hh:mm`` UTC, ``days`` later (negative: earlier)."""
     return MONDAY + timedelta(days=days, hours=hh, minutes=mm)
-
-
-def frames(
-    polls: Sequence[PollRow],
-    hours: Sequence[tuple[str, int, time, time]] = (),
-    zones: Sequence[tuple[str, str]] = (),
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    return (
-        pl.DataFrame(list(polls), schema=OBSERVATIONS_SCHEMA, orient="row"),
-        pl.DataFrame(list(hours), schema=HOURS_SCHEMA, orient="row"),
-        pl.DataFrame(list(zones), schema=TIMEZONES_SCHEMA, orient="row"),
-    )
 
 
 def detailed(

@@ -9,19 +9,18 @@ from typing import Any
 
 import polars as pl
 import pytest
+from builders import frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_detail_and_gaps import OPEN_9_TO_5, SPLIT_DAY, at, frames
+from runners import ingest_examples, invoke
+from test_detail_and_gaps import OPEN_9_TO_5, SPLIT_DAY, at
 from test_properties import scenarios
-from typer.testing import CliRunner
 
-from storestatus.cli import app
 from storestatus.compute import compute_report
 from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from storestatus.explain import Explanation, explain_store
 from storestatus.schemas import REPORT_COLUMNS, STORE_ID, Interpolation
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WINDOW_COLUMNS = {"uptime": "uptime", "downtime": "downtime", "unknown": "unknown"}
 
 
@@ -142,6 +141,7 @@ def test_timeline_cells_take_the_state_that_fills_most_of_the_local_hour() -> No
     assert last_monday[14:] == ["unknown"] * 3 + ["closed"] * 7  # 14:00-17:00 open
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     scenarios(),
@@ -177,16 +177,8 @@ def test_explain_equals_the_report_row_of_every_store(
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled examples, ingested once."""
     data = tmp_path_factory.mktemp("explain") / "data"
-    files = ("store_status.csv", "business_hours.csv", "timezones.csv")
-    status, hours, zones = (str(EXAMPLES / name) for name in files)
-    arguments = ["--status", status, "--hours", hours, "--timezones", zones, "-q"]
-    done = CliRunner().invoke(app, ["ingest", *arguments, "--data-dir", str(data)])
-    assert done.exit_code == 0, done.stderr
+    ingest_examples(data)
     return data
-
-
-def invoke(data_dir: Path, *args: str) -> Any:
-    return CliRunner().invoke(app, [*args, "--data-dir", str(data_dir)])
 
 
 def report_rows(data_dir: Path, *options: str) -> dict[str, dict[str, str]]:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import itertools
 import math
-import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from runners import start_cli
 
 from storestatus.config import DataDir
 from storestatus.generate import generate_dataset, write_dataset
@@ -34,7 +33,7 @@ Content = tuple[list[tuple[object, ...]], ...]
 
 def ingest(data_dir: Path, inputs: Path) -> subprocess.Popen[str]:
     """Start one ingest of the three files in ``inputs``, as cron would."""
-    return cli(
+    return start_cli(
         data_dir,
         "ingest",
         *("--status", str(inputs / "store_status.csv")),
@@ -77,6 +76,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return first, second
 
 
+@pytest.mark.slow
 def test_an_ingest_killed_at_any_moment_is_all_or_nothing(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -121,6 +121,7 @@ def wait_for_a_commit(table: Path, process: subprocess.Popen[str]) -> None:
         time.sleep(0.0005)
 
 
+@pytest.mark.slow
 def test_two_ingests_started_together_both_land_once(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -137,29 +138,13 @@ def test_two_ingests_started_together_both_land_once(
     assert polls == content(expected)[0]  # no poll lost or doubled
 
 
-def cli(data_dir: Path, *args: str, limit_file_size: int | None = None) -> subprocess.Popen[str]:
-    """Start any storestatus command; ``limit_file_size`` makes bigger writes fail (EFBIG)."""
-
-    def limit() -> None:  # runs in the child: a write beyond the limit fails, as on a full disk
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        assert limit_file_size is not None
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "storestatus", *args, "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=None if limit_file_size is None else limit,  # noqa: PLW1509
-    )
-
-
+@pytest.mark.slow
 def test_twenty_reports_triggered_at_once_all_complete(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
     ingest_cleanly(data_dir, inputs[0])
-    triggers = [cli(data_dir, "trigger-report") for _ in range(20)]
+    triggers = [start_cli(data_dir, "trigger-report") for _ in range(20)]
     ids = []
     for trigger in triggers:
         out, errors = trigger.communicate(timeout=120)
@@ -170,7 +155,7 @@ def test_twenty_reports_triggered_at_once_all_complete(
     csvs = set()
     for report_id in ids:
         while True:
-            poll = cli(data_dir, "get-report", report_id)
+            poll = start_cli(data_dir, "get-report", report_id)
             out, _ = poll.communicate(timeout=60)
             if poll.returncode != 75:  # not Running any more
                 break
@@ -195,7 +180,7 @@ def test_a_failing_write_is_one_line_exit_1_and_changes_nothing(
     ]
     # Small files (the status commit, the manifest) fit; the hours' data file does not.
     hours_bytes = (second / "business_hours.csv").stat().st_size
-    failing = cli(data_dir, *args, limit_file_size=hours_bytes // 4)
+    failing = start_cli(data_dir, *args, limit_file_size=hours_bytes // 4)
     out, errors = failing.communicate(timeout=120)
     assert failing.returncode == 1, out + errors
     assert errors.startswith("Error: ")
@@ -218,7 +203,7 @@ def test_an_unusable_data_directory_is_one_line_and_exit_1(
     not_a_directory = tmp_path / "data"
     not_a_directory.write_text("a file where the data directory should be\n")
     paths = [str(inputs[0] / arg) if arg.endswith(".csv") else arg for arg in args]
-    out, errors = (process := cli(not_a_directory, *paths)).communicate(timeout=120)
+    out, errors = (process := start_cli(not_a_directory, *paths)).communicate(timeout=120)
     assert process.returncode == 1, out + errors
     assert errors.startswith("Error: ")
     assert errors.count("\n") == 1, errors
@@ -279,12 +264,13 @@ def peak_anonymous_memory(process: subprocess.Popen[str]) -> int:
     return peak
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["time order", "shuffled"])
 def test_twenty_million_polls_are_ingested_in_bounded_memory(tmp_path: Path, order: str) -> None:
     source = tmp_path / "big.csv"
     write_big_status_file(source, stores=20_000, hours=1_000, shuffled=order == "shuffled")
     size = source.stat().st_size  # 1.17 GB; as text columns in memory it would be ~2 GB
-    process = cli(tmp_path / "data", "ingest", "--status", str(source))
+    process = start_cli(tmp_path / "data", "ingest", "--status", str(source))
     peak = peak_anonymous_memory(process)
     out, errors = process.communicate(timeout=600)
     assert process.returncode == 0, errors

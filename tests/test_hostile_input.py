@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from storestatus.cli import app
 from storestatus.config import DataDir
+from storestatus.readers import REJECT_REASONS
 from storestatus.store import Store
 
 STATUS_HEADER = b"store_id,status,timestamp_utc\n"
@@ -239,10 +240,14 @@ def test_hostile_input_is_stored_or_rejected_never_dropped(case: Case, tmp_path:
     rejects = sorted((data_dir / "rejects").glob("*.csv")) if case.rejected else []
     assert len(rejects) == (1 if case.rejected else 0)
     if rejects:
-        reasons = pl.read_csv(rejects[0], infer_schema=False).get_column("reason").to_list()
+        rows = pl.read_csv(rejects[0], infer_schema=False)
+        reasons = rows.get_column("reason").to_list()
         assert len(reasons) == case.rejected
         assert all(reasons), reasons
         assert any(case.says in reason for reason in reasons), reasons
+        assert rows.columns[:3] == ["row_number", "reason", "reason_code"]
+        codes = {reason.code for reason in REJECT_REASONS}
+        assert set(rows.get_column("reason_code")) <= codes, rows  # every reject has a code
     stored = Store(DataDir(data_dir))
     snapshot = stored.snapshot()
     read = {

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from test_faults import cli as start_cli
+from runners import AS_OF, EXAMPLES, Result, ingest_examples, invoke, run_cli
 from typer.testing import CliRunner
 
 from storestatus.cli import app
@@ -26,48 +24,10 @@ from storestatus.service import compute_from_store
 from storestatus.store import Store
 from storestatus.timestamps import parse_instant
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
-AS_OF = "2023-01-23 18:00:00 UTC"
 HEADER = "store_id,status,timestamp_utc\n"
 
 
-class Run:
-    """A command's exit code and its two streams, kept apart."""
-
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-
-
-def invoke(data_dir: Path, *args: str) -> Run:
-    result = CliRunner().invoke(app, [*args, "--data-dir", str(data_dir)])
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit
-    ), result.exception
-    return Run(result.exit_code, result.stdout, result.stderr)
-
-
-def cli(
-    data_dir: Path, *args: str, limit_file_size: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    """A real ``storestatus`` process, run to its end (see ``test_faults.cli``)."""
-    process = start_cli(data_dir, *args, limit_file_size=limit_file_size)
-    out, errors = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, errors)
-
-
-def ingest_examples(data_dir: Path) -> Run:
-    result = invoke(
-        data_dir,
-        "ingest",
-        *("--status", str(EXAMPLES / "store_status.csv")),
-        *("--hours", str(EXAMPLES / "business_hours.csv")),
-        *("--timezones", str(EXAMPLES / "timezones.csv")),
-    )
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
-def one_line_error(run: Run | subprocess.CompletedProcess[str]) -> str:
+def one_line_error(run: Result | subprocess.CompletedProcess[str]) -> str:
     stderr = run.stderr
     assert stderr.startswith("Error: "), stderr
     assert stderr.count("\n") == 1, stderr
@@ -140,7 +100,7 @@ def test_demo_refuses_a_directory_that_holds_anything(tmp_path: Path) -> None:
     before = sorted(str(path) for path in data_dir.rglob("*"))
     result = CliRunner().invoke(app, ["demo", "--data-dir", str(data_dir)])
     assert result.exit_code == 1
-    assert "is not empty" in one_line_error(Run(1, result.stdout, result.stderr))
+    assert "is not empty" in one_line_error(Result(1, result.stdout, result.stderr))
     assert sorted(str(path) for path in data_dir.rglob("*")) == before
 
 
@@ -180,13 +140,15 @@ def test_output_on_a_full_disk_keeps_the_previous_file(tmp_path: Path) -> None:
     latest = tmp_path / "out" / "latest.csv"
     latest.parent.mkdir()
     latest.write_text("the previous good report\n")
-    failed = cli(data_dir, "get-report", report_id, "--output", str(latest), limit_file_size=4096)
+    failed = run_cli(
+        data_dir, "get-report", report_id, "--output", str(latest), limit_file_size=4096
+    )
     assert failed.returncode == 1
     assert "the previous file, if any, is unchanged" in one_line_error(failed)
     assert failed.stdout == ""  # not "Complete": the copy failed
     assert latest.read_text() == "the previous good report\n"
     assert [path.name for path in latest.parent.iterdir()] == ["latest.csv"]  # no temp left
-    done = cli(data_dir, "get-report", report_id, "--output", str(latest))
+    done = run_cli(data_dir, "get-report", report_id, "--output", str(latest))
     assert done.returncode == 0
     assert latest.read_text() == "store_id\n" + "s\n" * 10_000
 
@@ -295,7 +257,7 @@ def test_reports_that_cannot_be_written_are_one_line(tmp_path: Path, wait: bool)
     data_dir = tmp_path / "data"
     ingest_examples(data_dir)
     (data_dir / "reports").symlink_to("/proc")  # a folder even root cannot create files in
-    failed = cli(data_dir, "trigger-report", *(["--wait"] if wait else []))
+    failed = run_cli(data_dir, "trigger-report", *(["--wait"] if wait else []))
     assert failed.returncode == 1
     assert "cannot write report files in" in one_line_error(failed)
 
@@ -396,22 +358,6 @@ def test_the_help_examples_use_ids_of_the_real_format(tmp_path: Path) -> None:
     files = ReportFiles(DataDir(tmp_path / "data"))
     files.path(example.group(1), ".json")  # raises for an id of another format
     assert len(example.group(1)) == len(report_id)
-
-
-def test_a_report_worker_stopped_by_sigterm_is_failed_with_the_reason(tmp_path: Path) -> None:
-    from test_cli import _worker_pid, worker_held  # noqa: PLC0415
-
-    data_dir = tmp_path / "data"
-    ingest_examples(data_dir)
-    with worker_held(data_dir):  # the worker waits, still in run_report: the record says Running
-        report_id = cli(data_dir, "trigger-report").stdout.strip()
-        os.kill(_worker_pid(data_dir, report_id), signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while (shown := cli(data_dir, "get-report", report_id)).returncode == 75:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert shown.returncode == 1
-    assert shown.stdout == "Failed: the report process was stopped (SIGTERM or Ctrl-C)\n"
 
 
 def upsert(data_dir: Path, *rows: tuple[str, datetime, str]) -> None:

@@ -21,22 +21,20 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from builders import polls
 from deltalake import DeltaTable
-from test_faults import cli, wait_for_a_commit, write_big_status_file
+from runners import start_cli
+from test_faults import wait_for_a_commit, write_big_status_file
 
 from storestatus.config import DataDir
 from storestatus.errors import EXIT_INTERRUPTED, StoreError
 from storestatus.locks import WriterInfo, read_writer
-from storestatus.schemas import OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
+from storestatus.schemas import TIMEZONES_SCHEMA
 from storestatus.store import Store
 
 TABLES = ("status", "business_hours", "timezones", "stores")
 
 # --------------------------------------------------------------------------- helpers
-
-
-def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=OBSERVATIONS_SCHEMA, orient="row")
 
 
 def at(day: int, hour: int = 12, *, month: int = 1, year: int = 2023) -> datetime:
@@ -142,7 +140,7 @@ def base_store(tmp_path: Path) -> Path:
     write_big_status_file(small, stores=30, hours=60)
     zones = tmp_path / "zones.csv"
     zones.write_text("store_id,timezone_str\n1000000000000001,Asia/Kolkata\n")
-    process = cli(data_dir, "ingest", "--status", str(small), "--timezones", str(zones))
+    process = start_cli(data_dir, "ingest", "--status", str(small), "--timezones", str(zones))
     _, errors = process.communicate(timeout=120)
     assert process.returncode == 0, errors
     assert files_on_disk(data_dir) == published_files(data_dir)
@@ -151,7 +149,7 @@ def base_store(tmp_path: Path) -> Path:
 
 def interrupt_halfway(data_dir: Path, status_file: Path, how: signal.Signals) -> tuple[int, str]:
     """Start an ingest, signal it once its first commit is in; its exit code and stderr."""
-    process = cli(data_dir, "ingest", "--status", str(status_file))
+    process = start_cli(data_dir, "ingest", "--status", str(status_file))
     wait_for_a_commit(data_dir / "tables" / "status", process)
     assert process.poll() is None, "the ingest ended before it could be interrupted"
     holder = read_writer(data_dir / "write.lock")  # whoever waits for it learns who it is
@@ -163,6 +161,7 @@ def interrupt_halfway(data_dir: Path, status_file: Path, how: signal.Signals) ->
     return process.returncode, errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_ingest_is_rolled_back_and_deletes_what_it_wrote(
     how: signal.Signals, base_store: Path, big_status_file: Path
@@ -177,6 +176,7 @@ def test_an_interrupted_ingest_is_rolled_back_and_deletes_what_it_wrote(
     assert not list((base_store / "tables").glob(".manifest.json.*"))
 
 
+@pytest.mark.slow
 def test_the_next_writer_deletes_what_a_killed_ingest_wrote(
     base_store: Path, big_status_file: Path
 ) -> None:
@@ -338,9 +338,9 @@ def test_compact_moves_polls_from_the_future_to_a_rejects_file(tmp_path: Path) -
         "check the poller's clock"
     )
     assert done.rejects_file.read_text().splitlines() == [
-        "store_id,status,timestamp_utc,reason",
-        f"late,inactive,2023-01-11 13:00:00.000001 UTC,{reason}",
-        f"bad,active,2099-01-01 00:00:00.000000 UTC,{reason}",
+        "store_id,status,timestamp_utc,reason,reason_code",
+        f"late,inactive,2023-01-11 13:00:00.000001 UTC,{reason},stored-timestamp-in-future",
+        f"bad,active,2099-01-01 00:00:00.000000 UTC,{reason},stored-timestamp-in-future",
     ]
     expected = sorted([*(("a", at(day), "active") for day in range(1, 12)), edge])
     assert stored(tmp_path) == expected
@@ -461,5 +461,5 @@ def test_an_ingest_on_a_terminal_says_whom_it_waits_for_and_gives_up(tmp_path: P
     assert "still holds" in lines[1]
     assert "after 1 s" in lines[1]
     assert len(lines) == 2
-    quiet = cli(data_dir, "ingest", "--status", str(polls_file), "--lock-timeout", "0")
+    quiet = start_cli(data_dir, "ingest", "--status", str(polls_file), "--lock-timeout", "0")
     assert quiet.wait(timeout=60) == 0  # free again: no wait, nothing said about waiting

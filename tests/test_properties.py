@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
 import polars as pl
+import pytest
+from builders import frames
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from reference import WINDOWS, in_units, reference_figures, reference_report
 
 from storestatus.compute import compute_report
-from storestatus.schemas import (
-    HOURS_SCHEMA,
-    OBSERVATIONS_SCHEMA,
-    REPORT_COLUMNS,
-    STORE_ID,
-    TIMESTAMP,
-    TIMEZONES_SCHEMA,
-)
+from storestatus.schemas import REPORT_COLUMNS, STORE_ID, TIMESTAMP
 
 Method = Literal["nearest", "previous"]
 Report = Callable[..., pl.DataFrame]
 PollRow = tuple[str, datetime, str]
 HoursRowT = tuple[str, int, time, time]
-
-
-def frames(
-    polls: Sequence[PollRow] = (),
-    hours: Sequence[HoursRowT] = (),
-    zones: Sequence[tuple[str, str]] = (),
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The three input frames, with their exact schemas, from plain tuples."""
-    observations = pl.DataFrame([list(p) for p in polls], schema=OBSERVATIONS_SCHEMA, orient="row")
-    hours_frame = pl.DataFrame([list(h) for h in hours], schema=HOURS_SCHEMA, orient="row")
-    zones_frame = pl.DataFrame([list(z) for z in zones], schema=TIMEZONES_SCHEMA, orient="row")
-    return observations, hours_frame, zones_frame
 
 
 def row_of(report: pl.DataFrame, store_id: str) -> dict[str, Any]:
@@ -392,6 +375,7 @@ def test_reference_properties_on_examples() -> None:
     check()
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 @example((*frames(), datetime(2020, 1, 1, tzinfo=UTC)))  # no stores at all: an empty report
@@ -452,6 +436,7 @@ def check_detail_properties(report: pl.DataFrame, *, gapped: bool) -> None:
             assert row["last_poll_utc"] is not None, row
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     scenarios(),

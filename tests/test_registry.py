@@ -5,30 +5,20 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 import pytest
+from builders import polls
 from deltalake import DeltaTable
 
-from storestatus.config import DataDir
 from storestatus.errors import StoreError
-from storestatus.schemas import OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
+from storestatus.schemas import TIMEZONES_SCHEMA
 from storestatus.service import compute_from_store
 from storestatus.store import Store
 
 NOW = datetime(2023, 1, 23, 12, tzinfo=UTC)
 ZEROS = (0.0,) * 6
 ALL_UP = (60.0, 24.0, 168.0, 0.0, 0.0, 0.0)  # open 24/7, only active polls counted
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(DataDir(tmp_path))
-
-
-def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=OBSERVATIONS_SCHEMA, orient="row")
 
 
 def days_ago(days: float) -> datetime:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import polars as pl
 import pytest
+from builders import polls
 
-from storestatus.schemas import OBSERVATIONS_SCHEMA
 from storestatus.service import last_poll_per_key
 
 T1 = datetime(2023, 1, 1, 10, tzinfo=UTC)
 T2 = datetime(2023, 1, 1, 11, tzinfo=UTC)
-
-
-def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=OBSERVATIONS_SCHEMA, orient="row")
 
 
 @pytest.mark.parametrize(

@@ -12,27 +12,22 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from builders import hours, zones
 
-from storestatus.config import DataDir
 from storestatus.errors import InputError
-from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
+from storestatus.schemas import OBSERVATIONS_SCHEMA
 from storestatus.service import ingest_files
 from storestatus.store import Store
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(DataDir(tmp_path / "data"))
-
-
 def hours_of(*store_ids: str, days: int = 1) -> pl.DataFrame:
-    rows = [(store_id, day, time(9), time(17)) for store_id in store_ids for day in range(days)]
-    return pl.DataFrame(rows, schema=HOURS_SCHEMA, orient="row")
+    return hours(
+        *((store_id, day, time(9), time(17)) for store_id in store_ids for day in range(days))
+    )
 
 
 def zones_of(*store_ids: str) -> pl.DataFrame:
-    rows = [(store_id, "Asia/Kolkata") for store_id in store_ids]
-    return pl.DataFrame(rows, schema=TIMEZONES_SCHEMA, orient="row")
+    return zones(*((store_id, "Asia/Kolkata") for store_id in store_ids))
 
 
 def stored_hours(store: Store) -> list[tuple[object, ...]]:
@@ -179,7 +174,7 @@ def test_an_ingest_refused_for_its_hours_stores_nothing(store: Store, tmp_path: 
         assert stored_hours(store) == before, name
         assert Store(store.data_dir).snapshot().versions == versions, name
     rejects = sorted(path.read_text() for path in store.data_dir.rejects.iterdir())
-    assert any("row_number,reason,store_id,day," in text for text in rejects)
+    assert any("row_number,reason,reason_code,store_id,day," in text for text in rejects)
     assert any("the last record is cut off (3 of 4 fields" in text for text in rejects)
     ingest_files(store, status=status, hours=hours, allow_shrink=True)
     assert stored_hours(store) == [("a", 0, time(9), time(17))]

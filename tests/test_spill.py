@@ -99,7 +99,9 @@ def scratch_dirs(store: Store) -> list[Path]:
     return sorted(store.data_dir.scratch.glob("ingest-*"))
 
 
-@pytest.mark.parametrize(("rows", "range_rows"), [(41, 9), (17, 30), (100, 100_000)])
+@pytest.mark.parametrize(
+    ("rows", "range_rows"), [pytest.param(41, 9, marks=pytest.mark.slow), (17, 30), (100, 100_000)]
+)
 def test_a_streamed_shuffled_file_stores_what_the_whole_file_stores(
     tmp_path: Path, rows: int, range_rows: int
 ) -> None:

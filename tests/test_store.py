@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from builders import polls
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
@@ -17,15 +18,6 @@ from storestatus.errors import StoreError
 from storestatus.reports import ReportFiles, ReportRecord, new_report_id, run_report
 from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
 from storestatus.store import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(DataDir(tmp_path))
-
-
-def polls(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=OBSERVATIONS_SCHEMA, orient="row")
 
 
 def test_empty_store_reads_as_empty_frames(store: Store) -> None:
@@ -147,6 +139,7 @@ def _files(store: Store, day: date) -> list[str]:
     return table.file_uris(file_pruning_predicate=[("poll_date", "=", day)])
 
 
+@pytest.mark.slow
 def test_compact_merges_hourly_files_and_keeps_every_poll(store: Store) -> None:
     for day in (1, 2):
         for hour in range(24):

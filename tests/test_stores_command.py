@@ -8,20 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
+from builders import hours, polls, zones
+from runners import invoke, start_cli
 
-from storestatus.cli import app
-from storestatus.config import DataDir
 from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_SILENT, EXIT_USAGE
 from storestatus.roster import ROSTER_COLUMNS, build_roster, weekly_business_hours
-from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
 from storestatus.service import list_stores
 from storestatus.store import STORES_SCHEMA, Store
 
@@ -34,40 +30,9 @@ HEADER = (
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
-class Result:
-    """What a command did: exit code and the two streams, kept apart."""
-
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
-
-
-def invoke(data_dir: Path, *args: str) -> Result:
-    result = CliRunner().invoke(app, ["stores", *args, "--data-dir", str(data_dir)])
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit
-    ), result.exception
-    return Result(result.exit_code, result.stdout, result.stderr)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(DataDir(tmp_path / "data"))
-
-
-def polls(*rows: tuple[str, datetime]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [(store_id, at, "active") for store_id, at in rows],
-        schema=OBSERVATIONS_SCHEMA,
-        orient="row",
-    )
-
-
-def hours(*rows: tuple[str, int, time, time]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=HOURS_SCHEMA, orient="row")
-
-
-def zones(*rows: tuple[str, str]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=TIMEZONES_SCHEMA, orient="row")
+def active_polls(*rows: tuple[str, datetime]) -> pl.DataFrame:
+    """Polls that all say active: only when a store was polled matters here."""
+    return polls(*((store_id, at, "active") for store_id, at in rows))
 
 
 def weekly(*rows: tuple[int, time, time]) -> float:
@@ -153,7 +118,7 @@ def silence_fixture(store: Store) -> None:
     ``zoned`` only in the time zones.
     """
     store.upsert_status(
-        polls(
+        active_polls(
             ("edge", NOW - timedelta(days=2)),
             ("edge", NOW - timedelta(hours=3)),
             ("late", NOW - timedelta(hours=3) - US),
@@ -195,7 +160,9 @@ def test_a_window_beyond_the_stored_history_reads_what_there_is(store: Store) ->
 
 def test_csv_columns_and_exit_3_when_some_store_is_silent(store: Store) -> None:
     silence_fixture(store)
-    listed = invoke(store.data_dir.root, "--as-of", "2023-01-23T01:00:00Z", "--silent-for", "3h")
+    listed = invoke(
+        store.data_dir.root, "stores", "--as-of", "2023-01-23T01:00:00Z", "--silent-for", "3h"
+    )
     assert listed.exit_code == EXIT_SILENT == 3
     assert listed.stderr == ""  # not a terminal: cron mails only what the rows say
     assert csv_rows(listed.stdout) == {
@@ -222,7 +189,7 @@ def test_csv_columns_and_exit_3_when_some_store_is_silent(store: Store) -> None:
 
 def test_every_known_store_without_silent_for_exits_0(store: Store) -> None:
     silence_fixture(store)
-    listed = invoke(store.data_dir.root, "--as-of", "2023-01-23T01:00:00Z")
+    listed = invoke(store.data_dir.root, "stores", "--as-of", "2023-01-23T01:00:00Z")
     assert listed.exit_code == EXIT_OK
     rows = csv_rows(listed.stdout)
     assert list(rows) == ["after", "edge", "late", "never", "now", "zoned"]  # sorted by id
@@ -237,13 +204,13 @@ def test_every_known_store_without_silent_for_exits_0(store: Store) -> None:
 
 
 def test_no_silent_store_exits_0(store: Store) -> None:
-    store.upsert_status(polls(("a", NOW - timedelta(hours=1)), ("b", NOW)))
-    listed = invoke(store.data_dir.root, "--silent-for", "1h", "--format", "csv")
+    store.upsert_status(active_polls(("a", NOW - timedelta(hours=1)), ("b", NOW)))
+    listed = invoke(store.data_dir.root, "stores", "--silent-for", "1h", "--format", "csv")
     assert (listed.exit_code, listed.stdout, listed.stderr) == (EXIT_OK, f"{HEADER}\n", "")
 
 
 def test_the_default_reference_time_is_the_newest_poll(store: Store) -> None:
-    store.upsert_status(polls(("a", NOW - timedelta(hours=2)), ("b", NOW)))
+    store.upsert_status(active_polls(("a", NOW - timedelta(hours=2)), ("b", NOW)))
     listed = list_stores(store, silent_for=timedelta(hours=1))
     assert listed.reference_time == NOW
     assert listed.stores.get_column("store_id").to_list() == ["a"]
@@ -251,18 +218,18 @@ def test_the_default_reference_time_is_the_newest_poll(store: Store) -> None:
 
 def test_an_as_of_in_the_past_leaves_out_stores_first_polled_later(store: Store) -> None:
     silence_fixture(store)
-    earlier = invoke(store.data_dir.root, "--as-of", "2023-01-22 21:30:00 UTC")
+    earlier = invoke(store.data_dir.root, "stores", "--as-of", "2023-01-22 21:30:00 UTC")
     # edge (first polled two days before) and after (at 21:00) were known; late, now only
     # later, but now and the never polled stores are named by the hours or time zones.
     assert list(csv_rows(earlier.stdout)) == ["after", "edge", "never", "now", "zoned"]
-    before_all = invoke(store.data_dir.root, "--as-of", "2023-01-01T00:00:00Z")
+    before_all = invoke(store.data_dir.root, "stores", "--as-of", "2023-01-01T00:00:00Z")
     assert list(csv_rows(before_all.stdout)) == ["never", "now", "zoned"]
 
 
 def test_json_is_one_versioned_object_equal_to_the_api_result(store: Store) -> None:
     silence_fixture(store)
     args = ("--format", "json", "--silent-for", "3h", "--as-of", "2023-01-23 01:00:00")
-    listed = invoke(store.data_dir.root, *args)
+    listed = invoke(store.data_dir.root, "stores", *args)
     assert listed.exit_code == EXIT_SILENT
     assert listed.stderr == ""
     document = json.loads(listed.stdout)
@@ -279,7 +246,7 @@ def test_json_is_one_versioned_object_equal_to_the_api_result(store: Store) -> N
         "last_poll_utc": None,
         "polls_stored": 0,
     }
-    everything = json.loads(invoke(store.data_dir.root, "--format", "json").stdout)
+    everything = json.loads(invoke(store.data_dir.root, "stores", "--format", "json").stdout)
     assert everything["silent_for"] is None
     assert everything["reference_time"] == "2023-01-23T01:01:00.000000Z"  # the newest poll
     assert len(everything["stores"]) == 6
@@ -287,7 +254,9 @@ def test_json_is_one_versioned_object_equal_to_the_api_result(store: Store) -> N
 
 def test_table_format_is_aligned_text_with_every_store(store: Store) -> None:
     silence_fixture(store)
-    listed = invoke(store.data_dir.root, "--format", "table", "--as-of", "2023-01-23T01:00:00Z")
+    listed = invoke(
+        store.data_dir.root, "stores", "--format", "table", "--as-of", "2023-01-23T01:00:00Z"
+    )
     assert listed.exit_code == EXIT_OK
     assert listed.stderr == ""
     header, *rows = listed.stdout.splitlines()
@@ -326,7 +295,9 @@ def test_a_person_at_a_terminal_is_told_how_many_and_as_of_when(
 ) -> None:
     silence_fixture(store)
     monkeypatch.setattr(os, "isatty", lambda _descriptor: True)  # stderr is a terminal
-    listed = invoke(store.data_dir.root, "--silent-for", "3h", "--as-of", "2023-01-23T01:00:00Z")
+    listed = invoke(
+        store.data_dir.root, "stores", "--silent-for", "3h", "--as-of", "2023-01-23T01:00:00Z"
+    )
     assert listed.exit_code == EXIT_SILENT
     assert listed.stdout.startswith(HEADER)  # stdout is no terminal: CSV
     told = "4 of 6 stores silent for 3h as of 2023-01-23T01:00:00.000000Z\n"
@@ -336,15 +307,15 @@ def test_a_person_at_a_terminal_is_told_how_many_and_as_of_when(
 def test_a_data_directory_from_before_the_registry_gives_the_same_rows(store: Store) -> None:
     silence_fixture(store)
     args = ("--as-of", "2023-01-23T01:00:00Z", "--format", "json")
-    with_registry = invoke(store.data_dir.root, *args).stdout
+    with_registry = invoke(store.data_dir.root, "stores", *args).stdout
     manifest = json.loads(store.data_dir.manifest.read_text())  # as the release before wrote it
     del manifest["versions"]["stores"]
     shutil.rmtree(store.tables / "stores")
     store.data_dir.manifest.write_text(json.dumps(manifest))
-    without = invoke(store.data_dir.root, *args)
+    without = invoke(store.data_dir.root, "stores", *args)
     assert without.exit_code == EXIT_OK
     assert without.stdout == with_registry
-    silent = invoke(store.data_dir.root, *args, "--silent-for", "3h")
+    silent = invoke(store.data_dir.root, "stores", *args, "--silent-for", "3h")
     assert [row["store_id"] for row in json.loads(silent.stdout)["stores"]] == [
         "after",
         "late",
@@ -356,7 +327,7 @@ def test_a_data_directory_from_before_the_registry_gives_the_same_rows(store: St
 
 def test_a_wrong_data_directory_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "typo"
-    listed = invoke(missing, "--silent-for", "3h")
+    listed = invoke(missing, "stores", "--silent-for", "3h")
     assert listed.exit_code == EXIT_ERROR
     assert listed.stdout == ""
     assert listed.stderr.startswith("Error: ")
@@ -370,26 +341,18 @@ def test_a_wrong_data_directory_is_one_line_and_creates_nothing(tmp_path: Path) 
     [("--silent-for", "3 hours"), ("--as-of", "yesterday"), ("--format", "xml")],
 )
 def test_bad_options_are_usage_errors(store: Store, args: tuple[str, ...]) -> None:
-    store.upsert_status(polls(("a", NOW)))
-    assert invoke(store.data_dir.root, *args).exit_code == EXIT_USAGE
+    store.upsert_status(active_polls(("a", NOW)))
+    assert invoke(store.data_dir.root, "stores", *args).exit_code == EXIT_USAGE
 
 
 def test_a_reader_that_stops_early_is_not_an_error(store: Store) -> None:
     # More than a pipe buffer (64 KiB) of CSV, so that the writes meet the closed pipe.
     store.replace_hours(hours(*((f"store-{n:05}", MON, time(9), time(17)) for n in range(5_000))))
-    command = [
-        sys.executable,
-        "-m",
-        "storestatus",
-        "stores",
-        "--data-dir",
-        str(store.data_dir.root),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start_cli(store.data_dir.root, "stores")
     assert process.stdout is not None
     assert process.stderr is not None
-    assert process.stdout.readline().decode().strip() == HEADER
+    assert process.stdout.readline().strip() == HEADER
     process.stdout.close()  # as `| head -1` does
-    stderr = process.stderr.read().decode()
+    stderr = process.stderr.read()
     assert process.wait(timeout=60) == EXIT_OK
     assert stderr == ""
