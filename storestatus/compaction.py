@@ -29,7 +29,7 @@ from storestatus.config import DataDir
 from storestatus.durable import replacing
 from storestatus.errors import StoreError
 from storestatus.reports import ReportFiles
-from storestatus.schemas import OBSERVATIONS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
+from storestatus.schemas import POLLS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
 from storestatus.tables import (
     POLL_DATE,
     STATUS_TABLE,
@@ -106,7 +106,7 @@ def _plan_drop(
     """Count what ``compact`` would drop: polls beyond the retention, polls in the future."""
     limit = None if not_after is None else not_after.astimezone(UTC)
     per_date = {} if status is None else _polls_per_date(store.tables, status)
-    future = OBSERVATIONS_SCHEMA.to_frame()
+    future = POLLS_SCHEMA.to_frame()
     if limit is not None:
         later_days = [day for day in per_date if day >= limit.date()]
         future = store._read_days(status, later_days).filter(pl.col(TIMESTAMP) > limit)

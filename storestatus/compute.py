@@ -85,7 +85,7 @@ _END: Final = "end"
 
 
 def compute_report(
-    observations: pl.DataFrame,
+    polls: pl.DataFrame,
     hours: pl.DataFrame,
     timezones: pl.DataFrame,
     *,
@@ -99,8 +99,8 @@ def compute_report(
 
     Parameters
     ----------
-    observations
-        Status polls (``schemas.OBSERVATIONS_SCHEMA``), at most one per store and timestamp.
+    polls
+        Status polls (``schemas.POLLS_SCHEMA``), at most one per store and timestamp.
         Only those with ``now - 8 days <= timestamp <= now`` are considered.
     hours
         Business hours (``schemas.HOURS_SCHEMA``) in each store's local time. A store without
@@ -116,7 +116,7 @@ def compute_report(
         instants before it).
     known_stores
         Ids of more stores to list (with zeros unless they have counted polls): those with a
-        stored poll at or before ``now`` that ``observations`` does not hold, so that a store
+        stored poll at or before ``now`` that ``polls`` does not hold, so that a store
         that went dark is still listed without reading its whole history (issue #9).
     detail
         Append ``schemas.DETAIL_COLUMNS``: business time, unknown time (business time with no
@@ -130,7 +130,7 @@ def compute_report(
     -------
     pl.DataFrame
         ``schemas.REPORT_COLUMNS`` (then the detail columns): one row per store named in the
-        hours, the time zones, ``known_stores`` or any of ``observations`` at or before ``now``,
+        hours, the time zones, ``known_stores`` or any of ``polls`` at or before ``now``,
         sorted by ``store_id``; minutes for the hour, hours for day and week, rounded half up
         to two decimals.
 
@@ -142,7 +142,7 @@ def compute_report(
         There are more than ``MAX_STORES`` stores.
     """
     report, _ = compute_report_and_coverage(
-        observations,
+        polls,
         hours,
         timezones,
         now=now,
@@ -163,7 +163,7 @@ class Coverage:
 
 
 def compute_report_and_coverage(
-    observations: pl.DataFrame,
+    polls: pl.DataFrame,
     hours: pl.DataFrame,
     timezones: pl.DataFrame,
     *,
@@ -175,7 +175,7 @@ def compute_report_and_coverage(
 ) -> tuple[pl.DataFrame, Coverage]:
     """``compute_report``, and the ``Coverage`` of its window, counted on the way."""
     steps = _compute(
-        observations,
+        polls,
         hours,
         timezones,
         now=now,
@@ -216,7 +216,7 @@ class _Steps:
 
 
 def _compute(
-    observations: pl.DataFrame,
+    polls: pl.DataFrame,
     hours: pl.DataFrame,
     timezones: pl.DataFrame,
     *,
@@ -229,9 +229,9 @@ def _compute(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     origin = now - CANDIDATE_SPAN
-    candidates = observations.filter(pl.col(TIMESTAMP).is_between(origin, now, closed="both"))
+    candidates = polls.filter(pl.col(TIMESTAMP).is_between(origin, now, closed="both"))
     # Stores polled only before the window are listed too, with zeros (issue #9).
-    named = [observations.filter(pl.col(TIMESTAMP) < origin).get_column(STORE_ID)]
+    named = [polls.filter(pl.col(TIMESTAMP) < origin).get_column(STORE_ID)]
     if known_stores is not None:
         named.append(known_stores.cast(pl.String).rename(STORE_ID))
     stores, packed_polls = _stores_and_polls(
@@ -244,7 +244,7 @@ def _compute(
     now_at = _ticks(now) - _ticks(origin)
     intervals = _business_intervals(hours, timezones, stores, origin=origin, now=now)
     sorted_polls = packed_polls.sort()
-    counted = _counted_observations(sorted_polls, intervals)
+    counted = _counted_polls(sorted_polls, intervals)
     bounds = _window_bounds(stores, intervals, now_at=now_at)
     gap = None if max_gap is None else min(_span_ticks(max_gap), 1 << _TIME_BITS)
     edges = _span_edges(counted, interpolation, max_gap=gap, now_at=now_at)
@@ -288,7 +288,7 @@ class StoreTrace:
 
 
 def trace_store(
-    observations: pl.DataFrame,
+    polls: pl.DataFrame,
     hours: pl.DataFrame,
     timezones: pl.DataFrame,
     *,
@@ -304,7 +304,7 @@ def trace_store(
     """
     own = pl.col(STORE_ID) == store_id
     steps = _compute(
-        observations.filter(own),
+        polls.filter(own),
         hours.filter(own),
         timezones.filter(own),
         now=now,
@@ -543,7 +543,7 @@ def _business_until(points: pl.DataFrame, intervals: pl.DataFrame) -> pl.Series:
     )
 
 
-def _counted_observations(sorted_polls: pl.Series, intervals: pl.DataFrame) -> pl.DataFrame:
+def _counted_polls(sorted_polls: pl.Series, intervals: pl.DataFrame) -> pl.DataFrame:
     """Candidate polls inside business hours: store_key, at, active; sorted by store_key, at.
 
     ``sorted_polls`` are the packed polls, sorted: sorting one packed integer column is three

@@ -21,18 +21,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final
 
 from storestatus.config import DataDir
 from storestatus.durable import replacing, write_atomically
 from storestatus.durations import format_duration, parse_duration
 from storestatus.errors import ReportNotFoundError, StoreError
 from storestatus.locks import LockTimeoutError, file_lock
-
-if TYPE_CHECKING:  # schemas imports Polars, which polling a report should not load
-    from storestatus.schemas import Interpolation
-
-State = Literal["Running", "Complete", "Failed"]
+from storestatus.vocabulary import Interpolation, ReportState
 
 _ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 _DIED: Final = "the report process exited before finishing (killed or crashed)"
@@ -51,7 +47,7 @@ class ReportRecord:
     """The status record kept next to a report's CSV."""
 
     report_id: str
-    state: State
+    state: ReportState
     interpolation: Interpolation
     as_of: str | None  # as requested; None: the latest poll in the store
     created_at: str

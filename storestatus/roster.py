@@ -206,9 +206,9 @@ def dates_to_read(
     return start.astimezone(UTC).date(), window[1].astimezone(UTC).date()
 
 
-def polled_within(observations: pl.DataFrame, window: tuple[datetime, datetime]) -> pl.Series:
+def polled_within(polls: pl.DataFrame, window: tuple[datetime, datetime]) -> pl.Series:
     """Ids of the stores with a poll in ``window`` (first, last; both included)."""
-    inside = observations.filter(pl.col(TIMESTAMP).is_between(*window, closed="both"))
+    inside = polls.filter(pl.col(TIMESTAMP).is_between(*window, closed="both"))
     return inside.get_column(STORE_ID).unique()
 
 

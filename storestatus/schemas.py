@@ -7,9 +7,6 @@ from typing import Final
 
 import polars as pl
 
-# Re-exported until every import names the Polars-free vocabulary, where it lives.
-from storestatus.vocabulary import Interpolation as Interpolation  # noqa: PLC0414
-
 STORE_ID: Final = "store_id"
 STATUS: Final = "status"
 TIMESTAMP: Final = "timestamp_utc"
@@ -36,9 +33,7 @@ DAY_ALIASES: Final = ("day", "dayOfWeek", "day_of_week")
 UTC_MICROS: Final[pl.Datetime] = pl.Datetime("us", "UTC")
 
 # Clean frames, as the readers produce them and the report consumes them.
-OBSERVATIONS_SCHEMA: Final = pl.Schema(
-    {STORE_ID: pl.String(), TIMESTAMP: UTC_MICROS, STATUS: pl.String()}
-)
+POLLS_SCHEMA: Final = pl.Schema({STORE_ID: pl.String(), TIMESTAMP: UTC_MICROS, STATUS: pl.String()})
 HOURS_SCHEMA: Final = pl.Schema(
     {STORE_ID: pl.String(), DAY: pl.Int8(), START: pl.Time(), END: pl.Time()}
 )

@@ -29,7 +29,7 @@ from storestatus.roster import (
     roster_as_text,
     silence_window,
 )
-from storestatus.schemas import OBSERVATIONS_SCHEMA, STORE_ID, TIMESTAMP
+from storestatus.schemas import POLLS_SCHEMA, STORE_ID, TIMESTAMP
 from storestatus.store import Snapshot, Store
 from storestatus.vocabulary import Interpolation
 
@@ -373,13 +373,13 @@ def compute_from_store(
                 "ignored; check the poller's clock (`storestatus compact` sets them aside)"
             )
         first, last = poll_dates_needed(now)
-        observations = store.read_observations(snapshot, first, last)
+        polls = store.read_polls(snapshot, first, last)
         hours = store.read_hours(snapshot)
         timezones = store.read_timezones(snapshot)
         # Stores that went dark are listed too (issue #9), from the small registry of stores.
         polled = store.stores_polled_until(snapshot, now)
     report, coverage = compute_report_and_coverage(
-        observations,
+        polls,
         hours,
         timezones,
         now=now,
@@ -494,11 +494,7 @@ def list_stores(
         registry = store.read_registry(snapshot)
         window = None if silent_for is None else silence_window(reference, silent_for)
         dates = None if window is None else dates_to_read(window, registry)
-        recent = (
-            OBSERVATIONS_SCHEMA.to_frame()
-            if dates is None
-            else store.read_observations(snapshot, *dates)
-        )
+        recent = POLLS_SCHEMA.to_frame() if dates is None else store.read_polls(snapshot, *dates)
     roster = build_roster(registry, hours, timezones, reference_time=reference)
     known = roster.height
     if window is not None:

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from storestatus.errors import StoreError
-from storestatus.schemas import OBSERVATIONS_SCHEMA, STORE_ID, TIMESTAMP, UTC_MICROS
+from storestatus.schemas import POLLS_SCHEMA, STORE_ID, TIMESTAMP, UTC_MICROS
 
 SEQUENCE: Final = "__sequence"  # a poll's place in the file: of two with one key, the later wins
 _ROW: Final = "__row"
@@ -61,7 +61,7 @@ class Spill:
         if polls.is_empty():
             return
         self._wait()
-        numbered = polls.select(OBSERVATIONS_SCHEMA.names()).with_columns(
+        numbered = polls.select(POLLS_SCHEMA.names()).with_columns(
             pl.int_range(self.polls, self.polls + polls.height, dtype=pl.Int64).alias(SEQUENCE)
         )
         path = self.directory / f"{len(self._files):06d}.parquet"

@@ -35,7 +35,7 @@ from storestatus.schemas import (
     FIRST_POLL,
     HOURS_SCHEMA,
     LAST_POLL,
-    OBSERVATIONS_SCHEMA,
+    POLLS_SCHEMA,
     POLLS_STORED,
     START,
     STATUS,
@@ -243,7 +243,7 @@ class Store:
         if status is None:
             return
         files = status.file_uris()
-        polls = pl.scan_parquet(files) if files else OBSERVATIONS_SCHEMA.to_frame().lazy()
+        polls = pl.scan_parquet(files) if files else POLLS_SCHEMA.to_frame().lazy()
         # Streamed: memory in proportion to the stores, not to the polls.
         with store_errors(f"cannot read {self.tables}", catching=PARQUET_ERRORS):
             registry = _registry_rows(polls.select(STORE_ID, TIMESTAMP)).collect(engine="streaming")
@@ -270,7 +270,7 @@ class Store:
         polls are appended (old files stay as they are); only if some stored status changes are
         the date partitions the batch touches rewritten, all in the same commit.
         """
-        rows = polls.select(OBSERVATIONS_SCHEMA.names()).with_columns(
+        rows = polls.select(POLLS_SCHEMA.names()).with_columns(
             pl.col(TIMESTAMP).dt.date().alias(POLL_DATE)
         )
         with self.writing() as session:
@@ -321,7 +321,7 @@ class Store:
 
     def _write_status(self, rows: pl.DataFrame, *, replacing: list[date] | None = None) -> None:
         """Append polls, or replace the partitions of the dates ``replacing`` with them."""
-        data = rows.select(*OBSERVATIONS_SCHEMA.names(), POLL_DATE)  # Arrow C stream, no copy
+        data = rows.select(*POLLS_SCHEMA.names(), POLL_DATE)  # Arrow C stream, no copy
         path = self.tables / STATUS_TABLE
         with store_errors(f"cannot write status polls to {self.tables}"):
             if replacing is None:
@@ -469,7 +469,7 @@ class Store:
             self._pinned_tables[name, version] = table
         return self._pinned_tables[name, version]
 
-    def read_observations(self, snapshot: Snapshot, first: date, last: date) -> pl.DataFrame:
+    def read_polls(self, snapshot: Snapshot, first: date, last: date) -> pl.DataFrame:
         """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         return self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
@@ -481,12 +481,10 @@ class Store:
         table = self._pinned(snapshot, STATUS_TABLE)
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         if table is None:
-            return OBSERVATIONS_SCHEMA.to_frame()
+            return POLLS_SCHEMA.to_frame()
         files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
         own = pl.col(STORE_ID) == store_id
-        return self._read_parquet(files, OBSERVATIONS_SCHEMA.names(), where=own).cast(
-            OBSERVATIONS_SCHEMA
-        )
+        return self._read_parquet(files, POLLS_SCHEMA.names(), where=own).cast(POLLS_SCHEMA)
 
     def _read_days(
         self,
@@ -498,11 +496,11 @@ class Store:
         """The status table's polls of some UTC dates (only those partitions' files are opened),
         optionally only those timestamped ``within`` (first, last)."""
         if table is None or not days:
-            return OBSERVATIONS_SCHEMA.to_frame()
+            return POLLS_SCHEMA.to_frame()
         files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
         when = None if within is None else pl.col(TIMESTAMP).is_between(*within)
-        stored = self._read_parquet(files, OBSERVATIONS_SCHEMA.names(), where=when)
-        return stored.cast(OBSERVATIONS_SCHEMA)
+        stored = self._read_parquet(files, POLLS_SCHEMA.names(), where=when)
+        return stored.cast(POLLS_SCHEMA)
 
     def latest_poll(
         self, snapshot: Snapshot, *, not_after: datetime | None = None

@@ -13,7 +13,7 @@ from datetime import datetime, time
 
 import polars as pl
 
-from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
+from storestatus.schemas import HOURS_SCHEMA, POLLS_SCHEMA, TIMEZONES_SCHEMA
 
 PollRow = tuple[str, datetime, str]  # store_id, timestamp_utc, status
 HoursRow = tuple[str, int, time, time]  # store_id, day (0 = Monday), start, end (local)
@@ -27,8 +27,8 @@ def _frame(rows: Iterable[tuple[object, ...]], schema: pl.Schema) -> pl.DataFram
 
 
 def polls(*rows: PollRow) -> pl.DataFrame:
-    """Status polls, as ``read_status_csv`` and ``Store.read_observations`` give them."""
-    return _frame(rows, OBSERVATIONS_SCHEMA)
+    """Status polls, as ``read_status_csv`` and ``Store.read_polls`` give them."""
+    return _frame(rows, POLLS_SCHEMA)
 
 
 def hours(*rows: HoursRow) -> pl.DataFrame:
@@ -48,7 +48,7 @@ def frames(
 ) -> Frames:
     """The three input frames of ``compute_report``: observations, business hours, time zones."""
     return (
-        _frame(polls, OBSERVATIONS_SCHEMA),
+        _frame(polls, POLLS_SCHEMA),
         _frame(hours, HOURS_SCHEMA),
         _frame(zones, TIMEZONES_SCHEMA),
     )

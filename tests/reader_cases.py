@@ -44,12 +44,12 @@ HOURS_HEADER = "store_id,day,start_time_local,end_time_local"
 TZ_HEADER = "store_id,timezone_str"
 
 
-OBSERVATIONS = schemas.OBSERVATIONS_SCHEMA
+OBSERVATIONS = schemas.POLLS_SCHEMA
 CATALOGUE = {reason.code: reason for reason in REJECT_REASONS}
 
 
 READERS: list[tuple[Reader, pl.Schema, pl.Schema]] = [
-    (read_status_csv, schemas.OBSERVATIONS_SCHEMA, STATUS_REJECTS_SCHEMA),
+    (read_status_csv, schemas.POLLS_SCHEMA, STATUS_REJECTS_SCHEMA),
     (read_hours_csv, schemas.HOURS_SCHEMA, HOURS_REJECTS_SCHEMA),
     (read_timezones_csv, schemas.TIMEZONES_SCHEMA, TIMEZONES_REJECTS_SCHEMA),
 ]

@@ -54,7 +54,7 @@ def test_ingest_summary_and_reingest_adds_nothing(invoke: Invoke, data_dir: Path
     again = ingest_examples(data_dir)
     assert "0 new polls, 0 replaced, 8 already stored" in again.stdout
     store = Store(DataDir(data_dir))
-    assert store.read_observations(store.snapshot(), *ALL_DATES).height == 8
+    assert store.read_polls(store.snapshot(), *ALL_DATES).height == 8
 
 
 def test_a_later_ingest_of_the_same_key_replaces_the_status(
@@ -70,7 +70,7 @@ def test_a_later_ingest_of_the_same_key_replaces_the_status(
     result = invoke("ingest", "--status", str(update))
     assert "0 new polls, 1 replaced, 1 already stored" in result.stdout
     store = Store(DataDir(data_dir))
-    polls = store.read_observations(store.snapshot(), *ALL_DATES)
+    polls = store.read_polls(store.snapshot(), *ALL_DATES)
     assert polls.filter(store_id="0042").get_column("status").to_list() == ["inactive"] * 2
 
 

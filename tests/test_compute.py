@@ -14,7 +14,8 @@ from builders import hours, polls, zones
 from polars.testing import assert_frame_equal
 
 from storestatus.compute import Coverage, compute_report, compute_report_and_coverage
-from storestatus.schemas import REPORT_COLUMNS, Interpolation
+from storestatus.schemas import REPORT_COLUMNS
+from storestatus.vocabulary import Interpolation
 
 Figures = tuple[float, float, float, float, float, float]
 MONDAY = datetime(2023, 1, 23, tzinfo=UTC)

@@ -17,7 +17,8 @@ from polars.testing import assert_frame_equal
 from reference import reference_report
 
 from storestatus.compute import compute_report
-from storestatus.schemas import DETAIL_COLUMNS, REPORT_COLUMNS, Interpolation
+from storestatus.schemas import DETAIL_COLUMNS, REPORT_COLUMNS
+from storestatus.vocabulary import Interpolation
 
 MONDAY = datetime(2024, 1, 8, tzinfo=UTC)
 WINDOWS = ("last_hour", "last_day", "last_week")

@@ -19,7 +19,8 @@ from test_properties import scenarios
 from storestatus.compute import compute_report
 from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from storestatus.explain import Explanation, explain_store
-from storestatus.schemas import REPORT_COLUMNS, STORE_ID, Interpolation
+from storestatus.schemas import REPORT_COLUMNS, STORE_ID
+from storestatus.vocabulary import Interpolation
 
 WINDOW_COLUMNS = {"uptime": "uptime", "downtime": "downtime", "unknown": "unknown"}
 

@@ -54,7 +54,7 @@ def content(data_dir: Path) -> Content:
     """Everything a reader sees, in a canonical order."""
     store = Store(DataDir(data_dir))
     snapshot = store.snapshot()
-    polls = store.read_observations(snapshot, AS_OF.date() - timedelta(days=9), AS_OF.date())
+    polls = store.read_polls(snapshot, AS_OF.date() - timedelta(days=9), AS_OF.date())
     return (
         sorted(polls.rows()),
         sorted(store.read_hours(snapshot).rows()),

@@ -251,7 +251,7 @@ def test_hostile_input_is_stored_or_rejected_never_dropped(case: Case, tmp_path:
     stored = Store(DataDir(data_dir))
     snapshot = stored.snapshot()
     read = {
-        "status": lambda: stored.read_observations(snapshot, date(2023, 1, 1), date(2023, 1, 31)),
+        "status": lambda: stored.read_polls(snapshot, date(2023, 1, 1), date(2023, 1, 31)),
         "hours": lambda: stored.read_hours(snapshot),
         "timezones": lambda: stored.read_timezones(snapshot),
     }
@@ -277,7 +277,5 @@ def test_ids_and_file_names_never_become_paths(tmp_path: Path) -> None:
     (rejects,) = (data_dir / "rejects").iterdir()
     assert rejects.name.endswith("-status-.._2F_poll_s_x_.csv")  # only [A-Za-z0-9._-]
     snapshot = Store(DataDir(data_dir)).snapshot()
-    stored = Store(DataDir(data_dir)).read_observations(
-        snapshot, date(2023, 1, 22), date(2023, 1, 22)
-    )
+    stored = Store(DataDir(data_dir)).read_polls(snapshot, date(2023, 1, 22), date(2023, 1, 22))
     assert sorted(stored.get_column("store_id").to_list()) == ["../../escaped", "/etc/passwd"]

@@ -19,7 +19,7 @@ from storestatus.cli import app
 from storestatus.config import DataDir
 from storestatus.errors import StoreStatusError
 from storestatus.reports import ReportFiles, ReportRecord
-from storestatus.schemas import OBSERVATIONS_SCHEMA
+from storestatus.schemas import POLLS_SCHEMA
 from storestatus.service import compute_from_store
 from storestatus.store import Store
 from storestatus.timestamps import parse_instant
@@ -37,9 +37,7 @@ def one_line_error(run: Result | subprocess.CompletedProcess[str]) -> str:
 def stored_polls(data_dir: Path) -> pl.DataFrame:
     store = Store(DataDir(data_dir))
     snapshot = store.snapshot()
-    return store.read_observations(
-        snapshot, datetime(2000, 1, 1).date(), datetime(2100, 1, 1).date()
-    )
+    return store.read_polls(snapshot, datetime(2000, 1, 1).date(), datetime(2100, 1, 1).date())
 
 
 # --- 1. a poller with a bad clock -------------------------------------------------------------
@@ -81,7 +79,7 @@ def test_a_stored_future_poll_does_not_become_the_default_now(tmp_path: Path) ->
     store = Store(DataDir(data_dir))
     future = pl.DataFrame(
         [("0042", datetime(2099, 1, 1, tzinfo=UTC), "active")],
-        schema=OBSERVATIONS_SCHEMA,
+        schema=POLLS_SCHEMA,
         orient="row",
     )
     with store.writing():
@@ -364,7 +362,7 @@ def upsert(data_dir: Path, *rows: tuple[str, datetime, str]) -> None:
     """Store polls directly, as an older release (which accepted any timestamp) did."""
     store = Store(DataDir(data_dir))
     with store.writing():
-        store.upsert_status(pl.DataFrame(list(rows), schema=OBSERVATIONS_SCHEMA, orient="row"))
+        store.upsert_status(pl.DataFrame(list(rows), schema=POLLS_SCHEMA, orient="row"))
 
 
 def test_compact_sets_polls_from_the_future_aside_and_says_so(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from builders import hours, zones
 
 from storestatus.errors import InputError
-from storestatus.schemas import OBSERVATIONS_SCHEMA
+from storestatus.schemas import POLLS_SCHEMA
 from storestatus.service import ingest_files
 from storestatus.store import Store
 
@@ -129,7 +129,7 @@ def test_the_current_snapshot_is_the_writer_sessions_own(store: Store) -> None:
     before = stored_hours(store)
     polls = pl.DataFrame(
         [("a", datetime(2023, 1, 2, 10, tzinfo=UTC), "active")],
-        schema=OBSERVATIONS_SCHEMA,
+        schema=POLLS_SCHEMA,
         orient="row",
     )
 

@@ -24,7 +24,7 @@ from storestatus.config import DataDir
 from storestatus.errors import InputError, StoreError
 from storestatus.generate import generate_dataset
 from storestatus.readers import STATUS_REJECTS_SCHEMA, ParsedInput, read_status_batches
-from storestatus.schemas import OBSERVATIONS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
+from storestatus.schemas import POLLS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
 from storestatus.service import FileIngest, ingest_files, ingest_status_batches
 from storestatus.spill import spill_directory
 from storestatus.store import Store
@@ -76,7 +76,7 @@ def poller_file(path: Path, *, seed: int, flip_every: int = 0) -> Path:
 
 
 def stored(store: Store) -> list[Poll]:
-    polls = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 2, 1))
+    polls = store.read_polls(store.snapshot(), date(2023, 1, 1), date(2023, 2, 1))
     return sorted(polls.rows())
 
 
@@ -210,7 +210,7 @@ POLLS = st.lists(
 
 
 def frame(polls: Sequence[Poll]) -> pl.DataFrame:
-    return pl.DataFrame(list(polls), schema=OBSERVATIONS_SCHEMA, orient="row")
+    return pl.DataFrame(list(polls), schema=POLLS_SCHEMA, orient="row")
 
 
 def parsed(polls: Sequence[Poll], rows: int) -> Iterator[ParsedInput]:

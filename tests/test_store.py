@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 from storestatus.config import DataDir
 from storestatus.errors import StoreError
 from storestatus.reports import ReportFiles, ReportRecord, new_report_id, run_report
-from storestatus.schemas import HOURS_SCHEMA, OBSERVATIONS_SCHEMA, TIMEZONES_SCHEMA
+from storestatus.schemas import HOURS_SCHEMA, POLLS_SCHEMA, TIMEZONES_SCHEMA
 from storestatus.store import Store
 
 
@@ -24,7 +24,7 @@ def test_empty_store_reads_as_empty_frames(store: Store) -> None:
     snapshot = store.snapshot()
     assert snapshot.versions == dict.fromkeys(("status", "business_hours", "timezones", "stores"))
     first, last = date(2023, 1, 1), date(2023, 1, 9)
-    assert store.read_observations(snapshot, first, last).schema == OBSERVATIONS_SCHEMA
+    assert store.read_polls(snapshot, first, last).schema == POLLS_SCHEMA
     assert store.read_hours(snapshot).schema == HOURS_SCHEMA
     assert store.read_timezones(snapshot).schema == TIMEZONES_SCHEMA
     assert store.latest_poll(snapshot) == (None, 0)
@@ -39,7 +39,7 @@ def test_upsert_counts_and_replaces(store: Store) -> None:
         polls(("a", t1, "inactive"), ("b", t2, "active"), ("c", t2, "active"))
     )
     assert (second.inserted, second.changed, second.unchanged) == (1, 1, 1)
-    stored = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    stored = store.read_polls(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
     assert stored.sort("store_id").rows() == [
         ("a", t1, "inactive"),
         ("b", t2, "active"),
@@ -52,9 +52,9 @@ def test_reads_only_the_requested_dates_and_pins_a_version(store: Store) -> None
     store.upsert_status(polls(*[("a", day, "active") for day in days]))
     pinned = store.snapshot()
     store.upsert_status(polls(("a", datetime(2023, 1, 2, 13, tzinfo=UTC), "inactive")))
-    middle = store.read_observations(pinned, date(2023, 1, 2), date(2023, 1, 2))
+    middle = store.read_polls(pinned, date(2023, 1, 2), date(2023, 1, 2))
     assert middle.get_column("timestamp_utc").to_list() == [days[1]]  # not the later commit
-    assert store.read_observations(store.snapshot(), date(2023, 1, 2), date(2023, 1, 2)).height == 2
+    assert store.read_polls(store.snapshot(), date(2023, 1, 2), date(2023, 1, 2)).height == 2
 
 
 def test_latest_poll_is_exact_to_the_microsecond(store: Store) -> None:
@@ -112,7 +112,7 @@ def test_a_changed_status_rewrites_its_partition_in_one_commit(store: Store) -> 
     untouched = set(_files(store, date(2023, 1, 2)))
     written = store.upsert_status(pl.concat([hourly(["a"], 1, 1, "inactive"), hourly(["c"], 1, 5)]))
     assert (written.inserted, written.changed, written.version) == (1, 1, before + 1)
-    stored = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    stored = store.read_polls(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
     assert stored.height == 3 * 2 + 2 + 1  # every poll once, none lost or doubled
     assert stored.filter(pl.col("status") == "inactive").rows() == [
         ("a", datetime(2023, 1, 1, 1, 7, tzinfo=UTC), "inactive")
@@ -144,12 +144,12 @@ def test_compact_merges_hourly_files_and_keeps_every_poll(store: Store) -> None:
     for day in (1, 2):
         for hour in range(24):
             store.upsert_status(hourly(["a", "b"], day, hour, "inactive" if hour % 5 else "active"))
-    before = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    before = store.read_polls(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
     done = store.compact()
     # One file per hour and one per day, plus the stores table's one (rewritten by each upsert).
     assert (done.files_before, done.files_after, done.dropped_polls) == (49, 3, 0)
     assert done.deleted_files == 48 + 47  # the hourly files, and the replaced store registries
-    after = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
+    after = store.read_polls(store.snapshot(), date(2023, 1, 1), date(2023, 1, 2))
     assert_frame_equal(
         after.sort("store_id", "timestamp_utc"), before.sort("store_id", "timestamp_utc")
     )
@@ -164,7 +164,7 @@ def test_retention_drops_whole_days_before_the_newest_poll(store: Store) -> None
     assert done.dropped_polls == 2  # Jan 1 and 2; Jan 3..11 stay (the 8 days before the 11th)
     # Counted before the drop; each count includes the stores table's one file.
     assert (done.files_before, done.files_after) == (12, 10)
-    kept = store.read_observations(store.snapshot(), date(2023, 1, 1), date(2023, 1, 11))
+    kept = store.read_polls(store.snapshot(), date(2023, 1, 1), date(2023, 1, 11))
     assert sorted(kept.get_column("timestamp_utc").dt.day().to_list()) == list(range(3, 12))
 
 
@@ -183,7 +183,7 @@ def test_compact_waits_for_a_running_report_before_deleting_its_files(store: Sto
             time_module.sleep(0.05)
         time_module.sleep(0.3)  # give a broken lock the chance to delete
         assert all(file.exists() for file in files)
-        assert store.read_observations(pinned, date(2023, 1, 1), date(2023, 1, 1)).height == 3
+        assert store.read_polls(pinned, date(2023, 1, 1), date(2023, 1, 1)).height == 3
         assert compaction.is_alive()
     compaction.join(timeout=60)
     assert not any(file.exists() for file in files)
@@ -210,7 +210,7 @@ ZONES = pl.DataFrame([("a", "Asia/Kolkata")], schema=TIMEZONES_SCHEMA, orient="r
 def _content(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """What a reader sees: every poll of Jan 2023 and the time zones."""
     snapshot = store.snapshot()
-    stored = store.read_observations(snapshot, date(2023, 1, 1), date(2023, 1, 31))
+    stored = store.read_polls(snapshot, date(2023, 1, 1), date(2023, 1, 31))
     return sorted(stored.rows()), sorted(store.read_timezones(snapshot).rows())
 
 

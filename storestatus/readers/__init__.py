@@ -77,7 +77,7 @@ def read_status_csv(source: Source, *, not_after: datetime | None = None) -> Par
         source,
         _STATUS_SPEC,
         partial(_status_plan, not_after=not_after),
-        schemas.OBSERVATIONS_SCHEMA,
+        schemas.POLLS_SCHEMA,
         fast=partial(_split_status, not_after=not_after),
     )
 
@@ -101,7 +101,7 @@ def read_status_batches(
             text.frame,
             _STATUS_SPEC,
             partial(_status_plan, not_after=not_after),
-            schemas.OBSERVATIONS_SCHEMA,
+            schemas.POLLS_SCHEMA,
             partial(_split_status, not_after=not_after),
             first=first,
             cut_off=text.cut_off,

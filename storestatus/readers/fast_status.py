@@ -263,4 +263,4 @@ def _split_status(columns: pl.DataFrame, *, not_after: datetime | None = None) -
         ).fill_null(value=False)
     ).to_series()
     rows = columns.with_columns(stamps.alias(schemas.TIMESTAMP))
-    return _Split(accepted=accepted, rows=rows.select(schemas.OBSERVATIONS_SCHEMA.names()))
+    return _Split(accepted=accepted, rows=rows.select(schemas.POLLS_SCHEMA.names()))
