@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from storestatus.roster import (
 )
 from storestatus.schemas import POLLS_SCHEMA, STORE_ID, TIMESTAMP
 from storestatus.store import Snapshot, Store
-from storestatus.vocabulary import Interpolation
+from storestatus.vocabulary import InputKind, Interpolation
 
 if TYPE_CHECKING:
     from storestatus.explain import Explanation
@@ -49,7 +49,7 @@ FEW_STORES_SHARE: Final = 0.5
 class FileIngest:
     """What ingesting one file did."""
 
-    kind: str  # status, hours or timezones
+    kind: InputKind
     source: Path
     accepted: int  # good rows
     rejected: int
@@ -119,11 +119,12 @@ def ingest_files(
             problem = "is a directory" if path.is_dir() else "does not exist"
             raise InputError(f"{kind} file {path} {problem}; check the path")
     not_after = None if max_future is None else datetime.now(UTC) + max_future
-    snapshots = {}  # small: read and checked before anything is written
-    for kind, snapshot_path, reader in (
+    snapshots: dict[InputKind, tuple[Path, ParsedInput]] = {}  # small: read before writing
+    readers: tuple[tuple[InputKind, Path | None, Callable[[Path], ParsedInput]], ...] = (
         ("hours", hours, read_hours_csv),
         ("timezones", timezones, read_timezones_csv),
-    ):
+    )
+    for kind, snapshot_path, reader in readers:
         if snapshot_path is not None:
             progress.step(f"reading {snapshot_path.name}")
             snapshots[kind] = (snapshot_path, reader(snapshot_path))
@@ -317,7 +318,7 @@ def last_poll_per_key(polls: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write_rejects(
-    store: Store, rejects: pl.DataFrame, kind: str, source: Path, stamp: str
+    store: Store, rejects: pl.DataFrame, kind: InputKind, source: Path, stamp: str
 ) -> Path | None:
     """Keep rejected rows, with their reasons, where the user can find and fix them.
 

@@ -18,11 +18,10 @@ older releases stay as they are):
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Literal
 
 Interpolation = Literal["nearest", "previous"]
 """How an instant between polls takes a status: from the nearest poll, or the latest before it."""
-INTERPOLATIONS: Final[tuple[Interpolation, ...]] = get_args(Interpolation)
 
 ReportState = Literal["Running", "Complete", "Failed"]
 """Where a triggered report is: ``get-report`` prints it."""
