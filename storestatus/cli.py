@@ -6,7 +6,9 @@ and ``get-report`` start quickly.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -107,6 +109,7 @@ MaxGapOption = Annotated[
     ),
 ]
 
+_SCHEDULER_ADDRESS: Final = re.compile(r"(tcp|tls)://[^\s/]+:[0-9]{1,5}")
 _DEMO_TIMEOUT_SECONDS: Final = 120.0
 MIN_RETAIN_DAYS: Final = 8  # a report reads the 8 days before its reference time
 
@@ -214,6 +217,21 @@ def _max_gap(text: str | None) -> timedelta | None:
     return gap
 
 
+def _check_scheduler(address: str | None) -> None:
+    """``--scheduler``: a Dask scheduler's address, and Dask installed to reach it; else exit 2."""
+    if address is None:
+        return
+    if not _SCHEDULER_ADDRESS.fullmatch(address):
+        raise typer.BadParameter(
+            f"{address!r} is not a Dask scheduler address such as tcp://10.0.0.5:8786",
+            param_hint="--scheduler",
+        )
+    if importlib.util.find_spec("distributed") is None:  # found without importing it
+        raise typer.BadParameter(
+            "needs Dask: pip install 'storestatus[dask]'", param_hint="--scheduler"
+        )
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"storestatus {__version__}")
@@ -312,6 +330,24 @@ def trigger_report(
         ),
     ] = False,
     max_gap: MaxGapOption = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1024,
+            metavar="N",
+            help="Compute the stores in N shards, one at a time: memory bounded by a shard.",
+            show_default="one per 25,000 stores",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            help="Run the shards on this Dask scheduler's workers (needs storestatus[dask]).",
+            show_default="this machine",
+        ),
+    ] = None,
     wait: Annotated[
         bool,
         typer.Option("--wait", help="Compute in the foreground; exit 1 if the report fails."),
@@ -324,10 +360,12 @@ def trigger_report(
     Example:
       storestatus trigger-report --as-of 2023-01-25T18:00:00Z
       storestatus trigger-report --detail --max-gap 2h
+      storestatus trigger-report --shards 40 --scheduler tcp://10.0.0.5:8786
     """
     directory = _data_dir(data_dir)
     instant = None if as_of is None else _timestamp(as_of, "--as-of")
     gap = _max_gap(max_gap)
+    _check_scheduler(scheduler)
     with _user_errors() as terminal, terminal.progress(quiet=not wait) as progress:
         progress.step("computing the report")  # shown only with --wait: it returns at once else
         report_id = reports.trigger_report(
@@ -336,6 +374,8 @@ def trigger_report(
             interpolation=interpolation,
             detail=detail,
             max_gap=gap,
+            shards=shards,
+            scheduler=scheduler,
             wait=wait,
         )
         record = report_status(directory, report_id) if wait else None

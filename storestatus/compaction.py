@@ -44,8 +44,11 @@ if TYPE_CHECKING:
     from storestatus.session import WriterSession
     from storestatus.store import Store
 
-# Temporary files of a report (see ``reports``): ``.ID.csv.XXXX.tmp``, or ``ID.json.tmp`` of old.
-_REPORT_TEMPORARY: Final = re.compile(r"\.?([A-Za-z0-9_-]{22})\.(?:csv|json)(?:\.[^.]+)?\.tmp")
+# Temporary files of a report (see ``reports``): ``.ID.csv.XXXX.tmp``, ``ID.json.tmp`` of old,
+# and ``ID.parts.tmp``, the folder of a sharded report's part files.
+_REPORT_TEMPORARY: Final = re.compile(
+    r"\.?([A-Za-z0-9_-]{22})\.(?:csv|json|parts)(?:\.[^.]+)?\.tmp"
+)
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,10 @@ def _delete_leftovers(data_dir: DataDir) -> tuple[int, int, int]:
                 continue  # not a report's: not ours to delete
             with files.hold_lock(match.group(1), wait=False) as descriptor:
                 if descriptor is not None:  # else its report is running
-                    leftover.unlink(missing_ok=True)
+                    if leftover.is_dir() and not leftover.is_symlink():
+                        shutil.rmtree(leftover)
+                    else:
+                        leftover.unlink(missing_ok=True)
                     reports += 1
         manifest = data_dir.manifest
         for leftover in manifest.parent.glob(f".{manifest.name}.*.tmp"):

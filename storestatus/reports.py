@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,6 +63,11 @@ class ReportRecord:
     warnings: list[str] = field(default_factory=list)  # e.g. no polls in the window
     detail: bool = False  # the detail columns were asked for (issue #9)
     max_gap: str | None = None  # e.g. "1h30m" (``timestamps.format_duration``); None: no limit
+    # How it ran (issue #11): shards as asked (None: automatic), then as computed; the Dask
+    # scheduler's address (None: the report's own process); what the shards read, per table.
+    shards: int | None = None
+    scheduler: str | None = None
+    reads: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _utc_now() -> str:
@@ -125,6 +131,8 @@ def trigger_report(
     interpolation: Interpolation = "nearest",
     detail: bool = False,
     max_gap: timedelta | None = None,
+    shards: int | None = None,
+    scheduler: str | None = None,
     wait: bool = False,
 ) -> str:
     """Start a report and return its id: computed by a detached worker, or here if ``wait``.
@@ -147,6 +155,8 @@ def trigger_report(
         created_at=_utc_now(),
         detail=detail,
         max_gap=None if max_gap is None else format_duration(max_gap),
+        shards=shards,
+        scheduler=scheduler,
     )
     with files.hold_lock(report_id, wait=True) as descriptor:
         assert descriptor is not None
@@ -188,13 +198,20 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
         files.write(record)
         as_of = None if record.as_of is None else datetime.fromisoformat(record.as_of)
         max_gap = None if record.max_gap is None else parse_duration(record.max_gap)
-        result = compute_from_store(
-            Store(data_dir),
-            as_of=as_of,
-            interpolation=record.interpolation,
-            detail=record.detail,
-            max_gap=max_gap,
-        )
+        parts = files.path(report_id, ".parts.tmp")  # removed below, or by ``compact``
+        try:
+            result = compute_from_store(
+                Store(data_dir),
+                as_of=as_of,
+                interpolation=record.interpolation,
+                detail=record.detail,
+                max_gap=max_gap,
+                shards=record.shards,
+                scheduler=record.scheduler,
+                parts=parts,
+            )
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
         csv_path = files.path(report_id, ".csv")
         with replacing(csv_path) as handle:
             result.report.write_csv(handle, float_precision=2)
@@ -208,6 +225,8 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
             polls_in_window=result.polls_in_window,
             stores_polled=result.stores_polled,
             warnings=list(result.warnings),
+            shards=result.shards,
+            reads={table: asdict(stats) for table, stats in result.reads.items()},
         )
     except (Exception, KeyboardInterrupt) as error:
         # Any failure, expected or not, must end as Failed with a reason, never Running; so must

@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
@@ -30,7 +32,16 @@ from storestatus.roster import (
     silence_window,
 )
 from storestatus.schemas import POLLS_SCHEMA, STORE_ID, TIMESTAMP
+from storestatus.shard_tasks import (
+    ShardOptions,
+    ShardRunner,
+    ShardTask,
+    automatic_shards,
+    read_parts,
+    run_here,
+)
 from storestatus.store import Snapshot, Store
+from storestatus.tables import ReadStats, store_errors
 from storestatus.vocabulary import InputKind, Interpolation
 
 if TYPE_CHECKING:
@@ -72,6 +83,9 @@ class ReportResult:
     polls_in_window: int  # candidate polls: now - 8 days <= t <= now
     stores_polled: int  # stores with at least one of them
     warnings: tuple[str, ...]  # e.g. no polls in the window (see ``compute_from_store``)
+    shards: int = 1  # how many shards it was computed in (issue #11)
+    scheduler: str | None = None  # the Dask scheduler that ran them; None: this process
+    reads: dict[str, ReadStats] = field(default_factory=dict)  # per table: what was read
 
 
 def ingest_files(
@@ -346,6 +360,10 @@ def compute_from_store(
     max_future: timedelta = DEFAULT_MAX_FUTURE,
     detail: bool = False,
     max_gap: timedelta | None = None,
+    shards: int | None = 1,
+    scheduler: str | None = None,
+    parts: Path | None = None,
+    progress: Progress = SILENT,
 ) -> ReportResult:
     """Compute the report from one consistent snapshot of the store.
 
@@ -357,15 +375,22 @@ def compute_from_store(
     says how many polls and stores the window holds, and warns when that is nothing or few: an
     all-zero report must not look like news. ``detail`` and ``max_gap``: see ``compute_report``.
 
+    ``shards`` (issue #11): the stores are split into that many shards by bucket (None: as many
+    as the store count calls for, see ``shard_tasks.automatic_shards``), computed one after
+    another here, or as tasks on the Dask cluster whose scheduler is at ``scheduler``. Each
+    shard writes its rows to a part file in ``parts`` (default: a temporary folder in the
+    reports folder, which every worker must see at the same path); the report is their rows in
+    store order, the same as in one pass. One shard here is the single pass, in memory.
+
     Raises
     ------
     StoreError
-        The data directory does not exist or cannot be read.
+        The data directory does not exist or cannot be read, or a shard failed.
     """
     store.data_dir.require()
     clock = datetime.now(UTC)
     warnings = []
-    with store.reading():
+    with store.reading():  # held until every shard has read its files, wherever it runs
         snapshot = store.snapshot()
         now, later = _reference_time(store, snapshot, as_of, clock + max_future)
         if later:
@@ -373,13 +398,54 @@ def compute_from_store(
                 f"{later} stored polls are stamped after the clock ({_when(clock)}) and were "
                 "ignored; check the poller's clock (`storestatus compact` sets them aside)"
             )
-        first, last = poll_dates_needed(now)
-        polls = store.read_polls(snapshot, first, last)
-        hours = store.read_hours(snapshot)
-        timezones = store.read_timezones(snapshot)
-        # Stores that went dark are listed too (issue #9), from the small registry of stores.
-        polled = store.stores_polled_until(snapshot, now)
-    report, coverage = compute_report_and_coverage(
+        count = automatic_shards(store.count_stores(snapshot)) if shards is None else shards
+        if count == 1 and scheduler is None:
+            report, coverage = _single_pass(
+                store, snapshot, now, interpolation=interpolation, detail=detail, max_gap=max_gap
+            )
+            reads = store.reads
+        else:
+            options = ShardOptions(now, interpolation, detail, max_gap)
+            report, coverage, reads = _sharded(
+                store,
+                snapshot,
+                options,
+                count=count,
+                scheduler=scheduler,
+                parts=parts,
+                progress=progress,
+            )
+    warnings.extend(_coverage_warnings(coverage, report.height, now))
+    return ReportResult(
+        report=report,
+        now=now,
+        snapshot=snapshot,
+        polls_in_window=coverage.polls,
+        stores_polled=coverage.stores_polled,
+        warnings=tuple(warnings),
+        shards=count,
+        scheduler=scheduler,
+        reads=dict(reads),
+    )
+
+
+def _single_pass(
+    store: Store,
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    interpolation: Interpolation,
+    detail: bool,
+    max_gap: timedelta | None,
+) -> tuple[pl.DataFrame, Coverage]:
+    """The report of every store at once, in memory (a report of one shard)."""
+    first, last = poll_dates_needed(now)
+    polls = store.read_polls(snapshot, first, last)
+    hours = store.read_hours(snapshot)
+    timezones = store.read_timezones(snapshot)
+    # Stores that went dark are listed too (issue #9), from the small registry of stores.
+    polled = store.stores_polled_until(snapshot, now)
+    return compute_report_and_coverage(
         polls,
         hours,
         timezones,
@@ -389,15 +455,66 @@ def compute_from_store(
         detail=detail,
         max_gap=max_gap,
     )
-    warnings.extend(_coverage_warnings(coverage, report.height, now))
-    return ReportResult(
-        report=report,
-        now=now,
-        snapshot=snapshot,
-        polls_in_window=coverage.polls,
-        stores_polled=coverage.stores_polled,
-        warnings=tuple(warnings),
+
+
+def _sharded(
+    store: Store,
+    snapshot: Snapshot,
+    options: ShardOptions,
+    *,
+    count: int,
+    scheduler: str | None,
+    parts: Path | None,
+    progress: Progress,
+) -> tuple[pl.DataFrame, Coverage, dict[str, ReadStats]]:
+    """The report in ``count`` shards, run here or on the Dask cluster at ``scheduler``."""
+    from storestatus.buckets import shard_ranges  # noqa: PLC0415
+
+    with ExitStack() as cleanup:
+        if parts is None:
+            folder = store.data_dir.reports
+            with store_errors(f"cannot create {folder}", catching=(OSError,)):
+                folder.mkdir(parents=True, exist_ok=True)
+                parts = Path(cleanup.enter_context(TemporaryDirectory(dir=folder, prefix=".")))
+        else:
+            with store_errors(f"cannot create {parts}", catching=(OSError,)):
+                parts.mkdir(parents=True, exist_ok=True)
+        tasks = [
+            ShardTask(
+                data_dir=str(store.data_dir.root.resolve()),
+                versions=dict(snapshot.versions),
+                buckets=(buckets.start, buckets.stop),
+                options=options,
+                output=str((parts / f"shard-{index:04d}.parquet").resolve()),
+            )
+            for index, buckets in enumerate(shard_ranges(count))
+        ]
+        where = "here" if scheduler is None else f"on {scheduler}"
+        progress.step(f"computing {count} shards {where}", total=count, unit="shards")
+        runner = run_here if scheduler is None else _dask_runner(scheduler)
+        outcomes = runner(tasks, lambda _: progress.advance())
+        report = read_parts(tasks)
+    coverage = Coverage(
+        sum(outcome.polls for outcome in outcomes),
+        sum(outcome.stores_polled for outcome in outcomes),
     )
+    reads: dict[str, ReadStats] = {}
+    for outcome in outcomes:
+        for table, stats in outcome.reads.items():
+            reads[table] = reads.get(table, ReadStats()) + stats
+    return report, coverage, reads
+
+
+def _dask_runner(scheduler: str) -> ShardRunner:
+    """The runner of shards on the Dask cluster at ``scheduler`` (the ``[dask]`` extra)."""
+    try:
+        from storestatus.cluster import dask_runner  # noqa: PLC0415
+    except ImportError as error:
+        raise StoreError(
+            f"--scheduler needs Dask, which is not installed ({error}): "
+            "pip install 'storestatus[dask]'"
+        ) from None
+    return dask_runner(scheduler)
 
 
 def _reference_time(

@@ -4,59 +4,30 @@ The first building block of issue #11. Every store's figures depend on its own r
 report can be computed shard by shard and the shards' rows concatenated: the result is the
 single-pass report, byte for byte (the tests check it for any number of shards).
 
-A store's bucket is ``crc32(store_id as UTF-8) mod 1024``: stable across processes, machines
-and library versions (Polars' ``hash`` is not), so a bucket can be stored with the data and a
-shard can be sent to another machine. A shard is a contiguous range of buckets, so the number of
-shards can change without rewriting anything.
+The buckets and shard ranges are in ``storestatus.buckets``; ``storestatus.shard_tasks`` runs
+one shard from the tables, on this machine or a Dask worker.
 
 Pure: frames in, frames out, like ``compute``.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime, timedelta
-from itertools import pairwise
-from typing import Final
 
 import polars as pl
 
+from storestatus.buckets import BUCKETS, in_shard, shard_ranges, store_buckets
 from storestatus.compute import compute_report
 from storestatus.schemas import STORE_ID
 from storestatus.vocabulary import Interpolation
 
-BUCKETS: Final = 1024
-BUCKET_DTYPE: Final = pl.UInt16()
-
-
-def store_buckets(store_ids: pl.Series) -> pl.Series:
-    """The bucket of each store id, ``crc32(id) mod 1024``, computed once per distinct id."""
-    distinct = store_ids.unique()
-    buckets = pl.Series(
-        [zlib.crc32(store_id.encode()) % BUCKETS for store_id in distinct.to_list()],
-        dtype=BUCKET_DTYPE,
-    )
-    return store_ids.replace_strict(distinct, buckets, return_dtype=BUCKET_DTYPE)
-
-
-def shard_ranges(shards: int) -> list[range]:
-    """``shards`` contiguous bucket ranges covering all buckets, as even as can be.
-
-    Raises
-    ------
-    ValueError
-        ``shards`` is not between 1 and ``BUCKETS``.
-    """
-    if not 1 <= shards <= BUCKETS:
-        raise ValueError(f"a report has 1 to {BUCKETS} shards, not {shards}")
-    edges = [BUCKETS * index // shards for index in range(shards + 1)]
-    return [range(start, stop) for start, stop in pairwise(edges)]
-
-
-def in_shard(frame: pl.DataFrame, buckets: range) -> pl.DataFrame:
-    """The rows of ``frame`` whose store's bucket lies in ``buckets``."""
-    bucket = store_buckets(frame.get_column(STORE_ID))
-    return frame.filter(bucket.is_between(buckets.start, buckets.stop - 1))
+__all__ = [
+    "BUCKETS",
+    "compute_report_in_shards",
+    "in_shard",
+    "shard_ranges",
+    "store_buckets",
+]
 
 
 def compute_report_in_shards(

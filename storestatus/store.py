@@ -23,6 +23,7 @@ from typing import Final
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
+from storestatus.buckets import in_shard
 from storestatus.compaction import Compaction, compact_store
 from storestatus.config import DataDir
 from storestatus.errors import InputError, StoreError
@@ -54,6 +55,7 @@ from storestatus.tables import (
     STORES_TABLE,
     TABLES,
     TIMEZONES_TABLE,
+    ReadStats,
     open_table,
     store_errors,
 )
@@ -151,6 +153,7 @@ class Store:
         self._pinned_tables: dict[tuple[str, int], DeltaTable] = {}  # a version never changes
         self._session: WriterSession | None = None  # while this Store is the writer (``writing``)
         self._new_polls: list[pl.DataFrame] = []  # per store, of the session: for the registry
+        self.reads: dict[str, ReadStats] = {}  # per table: what this Store's reads opened
 
     @contextmanager
     def _locked(self, lock: Path, *, shared: bool = False, writer: bool = False) -> Iterator[None]:
@@ -469,10 +472,14 @@ class Store:
             self._pinned_tables[name, version] = table
         return self._pinned_tables[name, version]
 
-    def read_polls(self, snapshot: Snapshot, first: date, last: date) -> pl.DataFrame:
-        """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions."""
+    def read_polls(
+        self, snapshot: Snapshot, first: date, last: date, *, buckets: range | None = None
+    ) -> pl.DataFrame:
+        """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions;
+        with ``buckets``, only the polls of the stores in those buckets (a shard, issue #11)."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        return self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
+        polls = self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
+        return polls if buckets is None else in_shard(polls, buckets)
 
     def read_store_polls(
         self, snapshot: Snapshot, store_id: str, first: date, last: date
@@ -533,8 +540,11 @@ class Store:
                 return latest, later
         return None, later
 
-    def stores_polled_until(self, snapshot: Snapshot, until: datetime) -> pl.Series:
-        """Ids of the stores with a stored poll at or before ``until``, from the registry.
+    def stores_polled_until(
+        self, snapshot: Snapshot, until: datetime, *, buckets: range | None = None
+    ) -> pl.Series:
+        """Ids of the stores with a stored poll at or before ``until``, from the registry; with
+        ``buckets``, only those of the stores in those buckets.
 
         A store written before the registry has none until its next writer: then the whole
         status table is read, which is correct but costs time in proportion to the history.
@@ -544,12 +554,14 @@ class Store:
             rows = self._read_parquet(
                 registry.file_uris(), [STORE_ID, FIRST_POLL], where=pl.col(FIRST_POLL) <= until
             )
+            rows = rows if buckets is None else in_shard(rows, buckets)
             return rows.get_column(STORE_ID)
         status = self._pinned(snapshot, STATUS_TABLE)
         if status is None:
             return pl.Series(STORE_ID, [], dtype=pl.String)
         days = [day for day in self._dates(status) if day <= until.astimezone(UTC).date()]
         old = self._read_days(status, days, within=(datetime(1970, 1, 1, tzinfo=UTC), until))
+        old = old if buckets is None else in_shard(old, buckets)
         return old.get_column(STORE_ID).unique()
 
     def read_registry(self, snapshot: Snapshot) -> pl.DataFrame:
@@ -579,22 +591,44 @@ class Store:
         """The UTC date partitions of the status table."""
         return [date.fromisoformat(str(part[POLL_DATE])) for part in table.partitions()]
 
-    def read_hours(self, snapshot: Snapshot) -> pl.DataFrame:
-        """The business-hours snapshot with times parsed back to ``pl.Time``."""
+    def read_hours(self, snapshot: Snapshot, *, buckets: range | None = None) -> pl.DataFrame:
+        """The business-hours snapshot with times parsed back to ``pl.Time``; with ``buckets``,
+        only the rows of the stores in those buckets."""
         table = self._pinned(snapshot, HOURS_TABLE)
         if table is None:
             return HOURS_SCHEMA.to_frame()
         frame = self._read_parquet(table.file_uris(), HOURS_SCHEMA.names())
+        frame = frame if buckets is None else in_shard(frame, buckets)
         return frame.with_columns(
             pl.col(START, END).str.to_time(_TIME_TEXT), pl.col(DAY).cast(pl.Int8)
         )
 
-    def read_timezones(self, snapshot: Snapshot) -> pl.DataFrame:
-        """The time-zone snapshot."""
+    def read_timezones(self, snapshot: Snapshot, *, buckets: range | None = None) -> pl.DataFrame:
+        """The time-zone snapshot; with ``buckets``, only the rows of the stores in them."""
         table = self._pinned(snapshot, TIMEZONES_TABLE)
         if table is None:
             return TIMEZONES_SCHEMA.to_frame()
-        return self._read_parquet(table.file_uris(), TIMEZONES_SCHEMA.names())
+        frame = self._read_parquet(table.file_uris(), TIMEZONES_SCHEMA.names())
+        return frame if buckets is None else in_shard(frame, buckets)
+
+    def count_stores(self, snapshot: Snapshot) -> int:
+        """About how many stores the snapshot knows: the larger of the registry's and the time
+        zones' row counts, from the tables' file statistics (no data file is read). It decides
+        how many shards a report has, so it need not be exact."""
+        counts = [0]
+        for name in (STORES_TABLE, TIMEZONES_TABLE):
+            table = self._pinned(snapshot, name)
+            if table is None:
+                continue
+            with store_errors(f"cannot read table {name} in {self.tables}"):
+                records = pl.DataFrame(table.get_add_actions(flatten=True)).get_column(
+                    "num_records"
+                )
+            if records.null_count():  # a file without statistics: count its rows
+                counts.append(self._read_parquet(table.file_uris(), [STORE_ID]).height)
+            else:
+                counts.append(int(records.sum()))
+        return max(counts)
 
     def _read_parquet(
         self, files: list[str], columns: list[str], *, where: pl.Expr | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Final
 
@@ -55,6 +56,23 @@ STATUS_WRITER: Final = WriterProperties(
 
 DELTA_ERRORS: Final = (DeltaError, OSError)  # how a Delta operation fails
 PARQUET_ERRORS: Final = (pl.exceptions.PolarsError, OSError)  # how Polars reading the files fails
+
+
+@dataclass
+class ReadStats:
+    """What the readers of one table opened and what they skipped (issue #11): a sharded
+    report's tests check on these that a shard reads a small part of the tables."""
+
+    files: int = 0  # data files of the partitions asked for
+    files_read: int = 0  # of them, those whose statistics could hold the rows asked for
+    row_groups: int = 0  # Parquet row groups in the files read
+    row_groups_read: int = 0  # of them, those whose statistics could hold the rows asked for
+    rows_read: int = 0
+
+    def __add__(self, other: ReadStats) -> ReadStats:
+        return ReadStats(
+            *(mine + theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True))
+        )
 
 
 @contextmanager
