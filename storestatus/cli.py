@@ -377,6 +377,7 @@ def trigger_report(
             shards=shards,
             scheduler=scheduler,
             wait=wait,
+            progress=progress,
         )
         record = report_status(directory, report_id) if wait else None
     render_outcome(triggered_outcome(report_id, record))

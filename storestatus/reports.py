@@ -29,6 +29,7 @@ from storestatus.durable import replacing, write_atomically
 from storestatus.durations import format_duration, parse_duration
 from storestatus.errors import ReportNotFoundError, StoreError
 from storestatus.locks import LockTimeoutError, file_lock
+from storestatus.progress import SILENT, Progress
 from storestatus.vocabulary import Interpolation, ReportState
 
 _ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
@@ -134,6 +135,7 @@ def trigger_report(
     shards: int | None = None,
     scheduler: str | None = None,
     wait: bool = False,
+    progress: Progress = SILENT,
 ) -> str:
     """Start a report and return its id: computed by a detached worker, or here if ``wait``.
 
@@ -162,7 +164,7 @@ def trigger_report(
         assert descriptor is not None
         files.write(record)
         if wait:
-            run_report(data_dir, report_id)
+            run_report(data_dir, report_id, progress=progress)
         else:
             _start_worker(data_dir, report_id, descriptor)
     return report_id
@@ -185,8 +187,9 @@ def _start_worker(data_dir: DataDir, report_id: str, lock_descriptor: int) -> No
         raise StoreError(f"cannot start the report process: {error}") from error
 
 
-def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
-    """Compute a Running report and record the outcome (Complete or Failed)."""
+def run_report(data_dir: DataDir, report_id: str, *, progress: Progress = SILENT) -> ReportRecord:
+    """Compute a Running report and record the outcome (Complete or Failed); a sharded one
+    reports its shards to ``progress``."""
     files = ReportFiles(data_dir)
     record = files.read(report_id)
     try:  # from the first step: a SIGTERM or an import error too must end as Failed
@@ -209,6 +212,7 @@ def run_report(data_dir: DataDir, report_id: str) -> ReportRecord:
                 shards=record.shards,
                 scheduler=record.scheduler,
                 parts=parts,
+                progress=progress,
             )
         finally:
             shutil.rmtree(parts, ignore_errors=True)
