@@ -1,19 +1,21 @@
-"""Benchmark of issue #3: whole ``storestatus`` processes on seeded data, against the targets.
+"""Benchmark of issues #3 and #11: whole ``storestatus`` processes on seeded data, against targets.
 
 Each measured step is a fresh ``python -m storestatus`` process, interpreter start-up included,
 because that is what cron pays every hour. Wall time runs from ``Popen`` to ``wait4``; peak RSS
 is the process's own ``ru_maxrss`` from ``wait4`` (exact, where polling ``ps`` would miss peaks),
 taken in a tiny launcher process so that this script's own memory does not leak into it.
 Relative targets (B's report against A's, C's against A's, A's detailed report against its
-default one) pair every run with a default report on A's store run right after it, so both sides
-are measured under the same load: on a shared machine the load drifts by more than the margins
-being judged.
+default one) pair every run with a default report on A's store run right after it, and C's
+sharded report is paired with a single pass (``--shards 1``) on C's store run right before it, so
+both sides are measured under the same load: on a shared machine the load drifts by more than
+the margins being judged.
 The markdown table goes to stdout, progress to stderr, and the table with the machine, versions
 and command line to ``examples/bench_results.md``. It prints figures and verdicts; it is not a
 test and exits 0 whatever the verdicts (1 only if a step itself fails).
 
     python examples/bench.py              # A, B and C
-    python examples/bench.py --all        # also B2: 10 weeks of hourly appends, then compact (slow)
+    python examples/bench.py --all        # also B2 and D (slow: tens of minutes)
+    python examples/bench.py --only C,D   # issue #11's targets: D's cost per poll is against C's
     python examples/bench.py --only A,C --stores-c 20000 --runs 3
     python examples/bench.py --quick      # tiny smoke run (the tests use --quick --all)
 
@@ -23,7 +25,15 @@ Scenarios:
       one store (tables and --json).
   B   the same stores with 70 days in the store (one ingest, untimed): hourly ingest; report.
   B2  those 70 days as 1,680 hourly appends: hourly ingest and report before and after compact.
-  C   100,000 stores x 7 days: full ingest; report; report time linear in polls (vs A).
+  C   100,000 stores x 7 days: full ingest; report (automatic shards: 4); report --shards 1
+      (the single pass); report time linear in polls (vs A); the sharded report's time and peak
+      RSS against the single pass's, run in pairs.
+  D   1,000,000 stores x 7 days (about 130 M polls), built straight into the tables, untimed:
+      no CSV, see examples/bench_store.py (the generator's frames a day at a time, stored with
+      Store.upsert_status, one writer session per day; hours and time zones through the
+      library's readers and Store.replace_hours/replace_timezones); report (automatic shards:
+      40); its cost per poll in the window against C's sharded report (only judged if C ran in
+      the same invocation). Only with --all or --only D.
 """
 
 from __future__ import annotations
@@ -50,19 +60,23 @@ import polars as pl
 from storestatus import __version__ as storestatus_version
 from storestatus.config import DataDir
 from storestatus.readers import read_status_csv
+from storestatus.reports import report_status
 from storestatus.schemas import TIMESTAMP
 from storestatus.service import ingest_files
 from storestatus.store import STATUS_TABLE, Store
 
-SCENARIOS: Final = ("A", "B", "B2", "C")  # also the order they run in: C's ratio needs A
-DEFAULT_SCENARIOS: Final = ("A", "B", "C")  # B2 takes many minutes: only with --all or --only
+# Also the order they run in: C's ratio needs A, D's needs C.
+SCENARIOS: Final = ("A", "B", "B2", "C", "D")
+DEFAULT_SCENARIOS: Final = ("A", "B", "C")  # B2 and D take many minutes: only --all or --only
 DEFAULT_END: Final = datetime(2023, 1, 25, tzinfo=UTC)  # `storestatus generate`'s default --end
 DEFAULT_RESULTS: Final = Path(__file__).parent / "bench_results.md"
 DEFAULT_RUNS: Final = 5
 DEFAULT_RUNS_C: Final = 3  # a full ingest of C takes long; fewer runs are enough
+DEFAULT_RUNS_D: Final = 3  # D's report takes up to a minute
+STORE_BUILDER: Final = Path(__file__).parent / "bench_store.py"  # builds D's store, no CSV
 PROGRESS_EVERY: Final = 100  # B2 hourly appends between progress lines
 
-# The targets of issues #3 and #9.
+# The targets of issues #3, #9 and #11.
 INGEST_A_SECONDS: Final = 2.0
 REPORT_A_SECONDS: Final = 1.0
 DETAIL_REPORT_FACTOR: Final = 1.3  # issue #9: --detail --max-gap may take 1.3 x the default report
@@ -74,6 +88,12 @@ REPORT_C_SECONDS: Final = 10.0
 LINEAR_SLACK: Final = 1.3  # report_C / report_A <= 1.3 x polls_C / polls_A
 RSS_AB_MIB: Final = 1024.0
 RSS_C_MIB: Final = 4096.0
+SHARDED_TIME_FACTOR: Final = 1.2  # issue #11: C's sharded report <= 1.2 x the single pass's time
+SHARDED_RSS_FACTOR: Final = 0.4  # ... and <= 0.4 x its peak RSS
+REPORT_D_SECONDS: Final = 60.0
+RSS_D_MIB: Final = 4096.0
+COST_PER_POLL_FACTOR: Final = 1.3  # D's report seconds per poll in the window <= 1.3 x C's
+SINGLE_PASS: Final = ("--shards", "1")  # C's baseline for the sharded targets
 
 DETAIL_OPTIONS: Final = ("--detail", "--max-gap", "2h")  # the report options measured in A
 SILENT_FOR: Final = "3h"  # `stores --silent-for`: the cron check of issue #9
@@ -107,12 +127,30 @@ class Sizes:
     appended_days: int  # B2: days appended hour by hour
     stores_c: int
     days_c: int
+    stores_d: int
+    days_d: int
 
 
 FULL: Final = Sizes(
-    stores=14_000, days=7, history_days=70, appended_days=70, stores_c=100_000, days_c=7
+    stores=14_000,
+    days=7,
+    history_days=70,
+    appended_days=70,
+    stores_c=100_000,
+    days_c=7,
+    stores_d=1_000_000,
+    days_d=7,
 )
-QUICK: Final = Sizes(stores=50, days=2, history_days=3, appended_days=1, stores_c=100, days_c=2)
+QUICK: Final = Sizes(
+    stores=50,
+    days=2,
+    history_days=3,
+    appended_days=1,
+    stores_c=100,
+    days_c=2,
+    stores_d=200,
+    days_d=2,
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +161,7 @@ class Settings:
     sizes: Sizes
     runs: int
     runs_c: int
+    runs_d: int
     results: Path | None  # None: print only (a --quick smoke run must not replace the figures)
     workdir: Path | None
     keep: bool
@@ -158,6 +197,8 @@ class Run:
     store_polls: int  # polls in the store before the step
     stdout: str
     exit_code: int = 0  # non-zero only if the step allows it (``stores --silent-for``: 3)
+    polls_in_window: int | None = None  # a report's, from its status record
+    shards: int | None = None  # how many shards a report ran in, from its status record
 
 
 @dataclass(frozen=True)
@@ -236,9 +277,11 @@ def _storestatus(args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "storestatus", *args]
 
 
-def _failure(args: Sequence[str], code: int, stderr: str) -> BenchError:
+def _failure(
+    args: Sequence[str], code: int, stderr: str, *, program: str = "storestatus"
+) -> BenchError:
     tail = "\n".join(stderr.strip().splitlines()[-5:])
-    return BenchError(f"`storestatus {shlex.join(args)}` exited with {code}:\n{tail}")
+    return BenchError(f"`{program} {shlex.join(args)}` exited with {code}:\n{tail}")
 
 
 # Runs the measured process and reports its wall time, peak RSS (KiB) and exit code. A child
@@ -258,21 +301,43 @@ with open(sys.argv[1], "w") as result:
 def run_measured(
     args: Sequence[str], *, exit_codes: Sequence[int] = (0,)
 ) -> tuple[float, int, str, int]:
-    """Run one process; return its wall time, its own peak RSS in KiB, its stdout and its exit
-    code, which must be one of ``exit_codes``."""
+    """Run one ``storestatus`` process; return its wall time, its own peak RSS in KiB, its stdout
+    and its exit code, which must be one of ``exit_codes``."""
+    return _launch(_storestatus(args), args, exit_codes=exit_codes)
+
+
+def run_script(script: Path, args: Sequence[str]) -> tuple[float, int, str]:
+    """Run a Python script of ``examples/`` as ``run_measured`` runs a step, its progress (stderr)
+    shown as it goes; return its wall time, its peak RSS in KiB and its stdout."""
+    seconds, rss_kib, stdout, _ = _launch(
+        [sys.executable, str(script), *args], args, program=script.name, show_stderr=True
+    )
+    return seconds, rss_kib, stdout
+
+
+def _launch(
+    command: Sequence[str],
+    args: Sequence[str],
+    *,
+    exit_codes: Sequence[int] = (0,),
+    program: str = "storestatus",
+    show_stderr: bool = False,
+) -> tuple[float, int, str, int]:
+    """Run ``command`` through the launcher (see ``_LAUNCHER``); ``program`` and ``args`` name
+    it in an error."""
     with tempfile.TemporaryDirectory() as scratch:
         result, out, err = (Path(scratch) / name for name in ("result", "out", "err"))
         with out.open("wb") as stdout, err.open("wb") as stderr:
             subprocess.run(
-                [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *_storestatus(args)],
+                [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *command],
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
-                stderr=stderr,
+                stderr=None if show_stderr else stderr,
                 check=True,
             )
         seconds, rss_kib, code = result.read_text().split()
         if int(code) not in exit_codes:
-            raise _failure(args, int(code), err.read_text())
+            raise _failure(args, int(code), err.read_text(), program=program)
         return float(seconds), int(rss_kib), out.read_text(), int(code)
 
 
@@ -354,13 +419,14 @@ class Bench:
 
     def measure_report(self, label: str, root: Path, options: Sequence[str] = ()) -> Run:
         """``trigger-report --wait`` (with ``options``), then check with ``get-report`` that it
-        is Complete."""
+        is Complete; its status record tells the polls in its window and its shards."""
         run = self.measure(label, ["trigger-report", "--wait", *options], root)
         report_id = run.stdout.strip().splitlines()[-1]
         lines = run_untimed(["get-report", report_id, "--data-dir", str(root)]).splitlines()
         if lines[:1] != ["Complete"] or len(lines) < 2 or not Path(lines[1]).is_file():
             raise BenchError(f"report {report_id} in {root} is not complete: {lines}")
-        return run
+        record = report_status(DataDir(root), report_id)
+        return replace(run, polls_in_window=record.polls_in_window, shards=record.shards)
 
     def measure_paired_report(
         self, key: str, label: str, root: Path, options: Sequence[str] = ()
@@ -556,18 +622,56 @@ class Bench:
         self.hourly_steps("B2", root, first_hour=first_hour, days=label, when="after compact")
 
     def scenario_c(self) -> None:
-        _say("C: full ingest into an empty store, then reports")
+        _say("C: full ingest into an empty store, then reports: --shards 1 and automatic, paired")
         data = self.generate(self.sizes.stores_c, self.sizes.days_c)
         ingests, root = self.measure_full_ingest("C", data, self.settings.runs_c)
-        reports = [
-            self.measure_paired_report("C", f"C report {index + 1}/{self.settings.runs}", root)
-            for index in range(self.settings.runs)
-        ]
+        runs = self.settings.runs
+        singles, reports = [], []
+        for index in range(runs):
+            # The pair back to back: the single pass, then the default (sharded) report, which
+            # is also paired with an A report for the linear target.
+            label = f"C report {shlex.join(SINGLE_PASS)} {index + 1}/{runs}"
+            singles.append(self.measure_report(label, root, SINGLE_PASS))
+            label = f"C report (automatic shards) {index + 1}/{runs}"
+            reports.append(self.measure_paired_report("C", label, root))
         days = str(self.sizes.days_c)
         target = Target(rss_mib=RSS_C_MIB)  # the issue sets no time for C's ingest
         self.add(Step("C", "ingest (empty store)", data.stores, days, data.polls, ingests, target))
         target = Target(seconds=REPORT_C_SECONDS, rss_mib=RSS_C_MIB)
         self.add(Step("C", "report", data.stores, days, None, tuple(reports), target))
+        target = Target(note="the single pass: the baseline of the sharded report's targets")
+        step = f"report {shlex.join(SINGLE_PASS)}"
+        self.add(Step("C", step, data.stores, days, None, tuple(singles), target))
+        self.notes.append(_shards_note("C report", reports, data.stores))
+
+    def scenario_d(self) -> None:
+        stores, days = self.sizes.stores_d, self.sizes.days_d
+        _say(f"D: {stores:,} stores x {days} d built straight into the tables (untimed), reports")
+        root = self.workdir / "D-data"
+        seconds, rss_kib, stdout = run_script(
+            STORE_BUILDER, [str(root), "--stores", str(stores), "--days", str(days)]
+        )
+        polls = count_store_polls(root)
+        _say(f"  D built: {polls:,} polls in {seconds:.1f} s, {rss_kib / 1024:.0f} MiB")
+        self.notes.append(
+            f"D's store was built without CSV by examples/bench_store.py in {seconds:.1f} s "
+            f"(peak RSS {rss_kib / 1024:.0f} MiB; untimed): the frames of "
+            "storestatus.generate.generate_dataset a UTC day at a time, stored with "
+            "Store.upsert_status in one writer session per day; hours and time zones parsed by "
+            f"the library's readers and stored with Store.replace_hours/replace_timezones. It "
+            f"said: {stdout.strip()}"
+        )
+        built = Run(seconds, rss_kib, 0, stdout)
+        target = Target(note="untimed: generated straight into the tables")
+        step = "build (straight into the tables)"
+        self.add(Step("D", step, stores, str(days), None, (built,), target))
+        runs = self.settings.runs_d
+        reports = [
+            self.measure_report(f"D report {index + 1}/{runs}", root) for index in range(runs)
+        ]
+        target = Target(seconds=REPORT_D_SECONDS, rss_mib=RSS_D_MIB)
+        self.add(Step("D", "report", stores, str(days), None, tuple(reports), target))
+        self.notes.append(_shards_note("D report", reports, stores))
 
     def _report(self, scenario: str, root: Path, index: int) -> Run:
         return self.measure_report(f"{scenario} report {index + 1}/{self.settings.runs}", root)
@@ -579,13 +683,21 @@ class Bench:
                 "B": self.scenario_b,
                 "B2": self.scenario_b2,
                 "C": self.scenario_c,
+                "D": self.scenario_d,
             }[scenario]()
 
     def rows(self) -> list[tuple[str, ...]]:
-        rows = [step.row() for step in self.steps]
-        linear = self._linear_row()
-        if linear is not None:
-            rows.append(linear)
+        """The steps' rows, each scenario's ratios right after its last step."""
+        derived = {
+            "C": [self._linear_row(), *self._sharded_rows()],
+            "D": [self._cost_per_poll_row()],
+        }
+        rows = []
+        for index, step in enumerate(self.steps):
+            rows.append(step.row())
+            following = self.steps[index + 1 :]
+            if not following or following[0].scenario != step.scenario:
+                rows.extend(row for row in derived.pop(step.scenario, []) if row is not None)
         return rows
 
     def _linear_row(self) -> tuple[str, ...] | None:
@@ -610,6 +722,103 @@ class Bench:
             f"({alongside:.2f} s)",
             "PASS" if ratio <= limit else "FAIL",
         )
+
+    def _sharded_rows(self) -> list[tuple[str, ...]]:
+        """C's sharded report against the single pass run right before each of its runs: time
+        within 1.2 x, peak RSS within 0.4 x (medians of the paired runs)."""
+        sharded, single = (
+            self.find("C", "report"),
+            self.find("C", f"report {shlex.join(SINGLE_PASS)}"),
+        )
+        if sharded is None or single is None:
+            return []
+        scenario = "C sharded vs single"
+        shards = f"automatic shards ({_shards_seen(sharded.runs)})"
+        common = (f"{sharded.stores:,}", sharded.days, f"{_window_polls(sharded):,} / -")
+        time_ratio = sharded.seconds / single.seconds
+        rss_ratio = sharded.rss_mib / single.rss_mib
+        return [
+            (
+                scenario,
+                *common,
+                "report time ratio (paired)",
+                str(len(sharded.runs)),
+                f"{time_ratio:.2f}x",
+                "",
+                f"<= {SHARDED_TIME_FACTOR}x; {shards} vs {shlex.join(SINGLE_PASS)} run "
+                f"alongside ({single.seconds:.2f} s)",
+                "PASS" if time_ratio <= SHARDED_TIME_FACTOR else "FAIL",
+            ),
+            (
+                scenario,
+                *common,
+                "report peak RSS ratio (paired)",
+                str(len(sharded.runs)),
+                "",
+                f"{rss_ratio:.2f}x",
+                f"<= {SHARDED_RSS_FACTOR}x; {shards} vs {shlex.join(SINGLE_PASS)} run "
+                f"alongside ({single.rss_mib:.0f} MiB)",
+                "PASS" if rss_ratio <= SHARDED_RSS_FACTOR else "FAIL",
+            ),
+        ]
+
+    def _cost_per_poll_row(self) -> tuple[str, ...] | None:
+        """D's report seconds per poll in its window within 1.3 x those of C's sharded report
+        (not judged without C: the two must run in the same invocation, on the same machine)."""
+        report_d, report_c = self.find("D", "report"), self.find("C", "report")
+        if report_d is None:
+            return None
+        polls_d = _window_polls(report_d)
+        cost_d = report_d.seconds / polls_d * 1e6
+        if report_c is None:
+            return (
+                "D vs C",
+                "",
+                "",
+                f"{polls_d:,} / -",
+                "report cost per poll",
+                "",
+                f"{cost_d:.3f} s per M polls",
+                "",
+                f"<= {COST_PER_POLL_FACTOR} x C's sharded report: not judged (C not run)",
+                "n/a",
+            )
+        polls_c = _window_polls(report_c)
+        cost_c = report_c.seconds / polls_c * 1e6
+        ratio = cost_d / cost_c
+        return (
+            "D vs C",
+            f"{report_d.stores / report_c.stores:.2f}x",
+            "",
+            f"{polls_d / polls_c:.2f}x",
+            "report cost per poll",
+            "",
+            f"{ratio:.2f}x",
+            "",
+            f"<= {COST_PER_POLL_FACTOR}x; D {cost_d:.3f} vs C's sharded report {cost_c:.3f} "
+            "s per M polls in the window",
+            "PASS" if ratio <= COST_PER_POLL_FACTOR else "FAIL",
+        )
+
+
+def _window_polls(step: Step) -> int:
+    """The polls in a report's window, from its status record (else the polls in the store)."""
+    run = step.runs[0]
+    return run.store_polls if run.polls_in_window is None else run.polls_in_window
+
+
+def _shards_seen(runs: Sequence[Run]) -> str:
+    """How many shards the runs of a report ran in, e.g. ``4`` (``?``: not recorded)."""
+    return "/".join(sorted({"?" if run.shards is None else str(run.shards) for run in runs}))
+
+
+def _shards_note(what: str, runs: Sequence[Run], stores: int) -> str:
+    polls = sorted({run.polls_in_window for run in runs if run.polls_in_window is not None})
+    window = ", ".join(f"{count:,}" for count in polls) or "not recorded"
+    return (
+        f"{what} (automatic shards, {stores:,} stores) ran in shards: {_shards_seen(runs)}; "
+        f"polls in its window: {window}"
+    )
 
 
 def _silent_note(runs: Sequence[Run]) -> str:
@@ -713,7 +922,7 @@ def machine_header(settings: Settings) -> str:
     ram = f"{int(memory.split()[0]) / 1024**2:.1f} GiB RAM" if memory else "RAM unknown"
     return "\n".join(
         [
-            "# storestatus benchmark (issue #3)",
+            "# storestatus benchmark (issues #3, #9 and #11)",
             "",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"- Machine: {cpu}; {os.cpu_count()} CPUs (os.cpu_count()); {ram};"
@@ -725,9 +934,12 @@ def machine_header(settings: Settings) -> str:
             f"- Method: every step is a whole `python -m storestatus` process, interpreter start-up"
             f" included; wall time from `Popen` to `wait4`; peak RSS is the process's own"
             f" `ru_maxrss` from `wait4`, in a small launcher process. Runs per step:"
-            f" {settings.runs} (C ingest: {settings.runs_c}); medians. Polls in store: before the"
-            " step's first run. Reports are `trigger-report --wait`, checked Complete with"
-            f" `get-report`. `stores --silent-for` may exit {SILENT_EXIT} (a silent store).",
+            f" {settings.runs} (C ingest: {settings.runs_c}; D report: {settings.runs_d});"
+            " medians. Polls in store: before the step's first run. Reports are"
+            " `trigger-report --wait`, checked Complete with `get-report`; polls in the window"
+            " and shards from the report's status record. `stores --silent-for` may exit"
+            f" {SILENT_EXIT} (a silent store). D's store is built without CSV"
+            " (`examples/bench_store.py`), untimed.",
             "",
         ]
     )
@@ -743,12 +955,18 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--only", help="comma-separated scenarios, e.g. A,C [default: A,B,C]")
-    which.add_argument("--all", action="store_true", help="A, B, B2 and C (B2 takes minutes)")
+    which.add_argument(
+        "--all", action="store_true", help="A, B, B2, C and D (B2 and D take many minutes)"
+    )
     parser.add_argument("--runs", type=int, help=f"runs per step [default: {DEFAULT_RUNS}]")
     parser.add_argument(
         "--runs-c", type=int, help=f"runs of C's ingest [default: {DEFAULT_RUNS_C}]"
     )
+    parser.add_argument(
+        "--runs-d", type=int, help=f"runs of D's report [default: {DEFAULT_RUNS_D}]"
+    )
     parser.add_argument("--stores-c", type=int, help=f"stores in C [default: {FULL.stores_c:,}]")
+    parser.add_argument("--stores-d", type=int, help=f"stores in D [default: {FULL.stores_d:,}]")
     parser.add_argument(
         "--quick", action="store_true", help="tiny datasets and 1 run: a smoke test of the script"
     )
@@ -777,7 +995,9 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
     sizes = QUICK if args.quick else FULL
     if args.stores_c is not None:
         sizes = replace(sizes, stores_c=args.stores_c)
-    for name in ("runs", "runs_c", "stores_c"):
+    if args.stores_d is not None:
+        sizes = replace(sizes, stores_d=args.stores_d)
+    for name in ("runs", "runs_c", "runs_d", "stores_c", "stores_d"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -786,6 +1006,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         sizes=sizes,
         runs=args.runs or (1 if args.quick else DEFAULT_RUNS),
         runs_c=args.runs_c or (1 if args.quick else DEFAULT_RUNS_C),
+        runs_d=args.runs_d or (1 if args.quick else DEFAULT_RUNS_D),
         results=args.results or (None if args.quick else DEFAULT_RESULTS),
         workdir=args.workdir,
         keep=args.keep,
