@@ -24,11 +24,17 @@ BUCKET_DTYPE: Final = pl.Int16()  # Delta has no unsigned types; 0..1023 fits a 
 def store_buckets(store_ids: pl.Series) -> pl.Series:
     """The bucket of each store id, ``crc32(id) mod 1024``, computed once per distinct id."""
     distinct = store_ids.unique()
-    buckets = pl.Series(
-        [zlib.crc32(store_id.encode()) % BUCKETS for store_id in distinct.to_list()],
-        dtype=BUCKET_DTYPE,
-    )
-    return store_ids.replace_strict(distinct, buckets, return_dtype=BUCKET_DTYPE).rename(BUCKET)
+    if distinct.len() == store_ids.len():  # e.g. a registry's or time zones' ids: no look-up
+        return _crc_buckets(store_ids)
+    return store_ids.replace_strict(
+        distinct, _crc_buckets(distinct), return_dtype=BUCKET_DTYPE
+    ).rename(BUCKET)
+
+
+def _crc_buckets(store_ids: pl.Series) -> pl.Series:
+    """``crc32(id) mod 1024`` of each id, from its UTF-8 bytes as Polars holds them."""
+    utf8 = store_ids.cast(pl.Binary).to_list()
+    return pl.Series(BUCKET, [zlib.crc32(raw) % BUCKETS for raw in utf8], dtype=BUCKET_DTYPE)
 
 
 def with_buckets(frame: pl.DataFrame) -> pl.DataFrame:

@@ -337,7 +337,7 @@ def trigger_report(
             max=1024,
             metavar="N",
             help="Compute the stores in N shards, one at a time: memory bounded by a shard.",
-            show_default="one per 25,000 stores",
+            show_default="one per 15,000 stores",
         ),
     ] = None,
     scheduler: Annotated[

@@ -1,6 +1,13 @@
 """``compact``: merge small files, drop polls beyond the retention or from the future, and delete
 what neither a table version nor a running command needs.
 
+It merges files by rewriting them in the bucketed layout (issue #11, ``storestatus.layout``):
+each date partition of the status table that has several files, or a file without bucket
+statistics (written before issue #11, or rewritten by the drop), becomes one file sorted by
+bucket, store and time, one date at a time, so memory stays bounded by a day; the other tables
+are rewritten whole if they are not in the layout yet. So ``compact`` also migrates a data
+directory written before issue #11.
+
 It is one writer session (see ``storestatus.session``). It counts what it would drop before it
 changes anything, and refuses without ``force`` to drop more than half of the stored polls. The
 polls it drops for being in the future go to a rejects file first. It publishes its commits
@@ -25,15 +32,16 @@ from urllib.parse import unquote
 import polars as pl
 from deltalake import DeltaTable
 
+from storestatus.buckets import BUCKET
 from storestatus.config import DataDir
 from storestatus.durable import replacing
 from storestatus.errors import StoreError
+from storestatus.layout import layout_polls, layout_rows
 from storestatus.reports import ReportFiles
 from storestatus.schemas import POLLS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
 from storestatus.tables import (
     POLL_DATE,
     STATUS_TABLE,
-    STATUS_WRITER,
     STORES_TABLE,
     TABLES,
     open_table,
@@ -49,6 +57,9 @@ if TYPE_CHECKING:
 _REPORT_TEMPORARY: Final = re.compile(
     r"\.?([A-Za-z0-9_-]{22})\.(?:csv|json|parts)(?:\.[^.]+)?\.tmp"
 )
+# A date's polls are rewritten as one file whatever its size: Delta would cut files at 100 MB,
+# and the next ``compact`` would find the date in several files and rewrite it again.
+_ONE_FILE: Final = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -185,19 +196,23 @@ def _compact(
                 _drop_polls(store.tables, status, drop)
             if drop.polls or session.committed.get(STORES_TABLE) is None:
                 store._rebuild_registry()
-            opened = [
-                (name, table)
-                for name in TABLES
-                if (table := open_table(store.tables, name)) is not None
-            ]
-            tables = [table for _, table in opened]
-            for name, table in opened:
-                table.optimize.compact(
-                    writer_properties=STATUS_WRITER if name == STATUS_TABLE else None
-                )
+            # Dates whose files the drop rewrote (not in the layout's order and row groups).
+            redo = set(drop.future.get_column(TIMESTAMP).dt.date().to_list())
+            opened = []
+            for name in TABLES:
+                table = open_table(store.tables, name)
+                if table is None:
+                    continue
+                if name == STATUS_TABLE:
+                    _merge_status_dates(store, session, table, redo)
+                else:
+                    _merge_snapshot(store, session, name, table)
+                table.update_incremental()  # to the version just committed
                 table.create_checkpoint()  # a table then loads without replaying its log
                 table.cleanup_metadata()
                 session.record_commit(name)
+                opened.append((name, table))
+            tables = [table for _, table in opened]
             # Readers must not pin the versions whose files are about to be deleted.
             session.publish_progress()
         except BaseException:
@@ -233,6 +248,55 @@ def _compact(
         leftover_manifest_files=manifests,
         leftover_scratch=scratch,
     )
+
+
+def _unbucketed(table: DeltaTable) -> pl.DataFrame:
+    """Per data file of ``table``: its partition values and whether it lacks bucket statistics
+    (written before issue #11, or by Delta itself, e.g. a delete's rewrite without them)."""
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    if actions.is_empty():
+        return pl.DataFrame(
+            schema={f"partition.{POLL_DATE}": pl.Date(), "unbucketed": pl.Boolean()}
+        )
+    lacking = (
+        pl.col(f"min.{BUCKET}").is_null() | pl.col(f"max.{BUCKET}").is_null()
+        if f"min.{BUCKET}" in actions.columns
+        else pl.lit(value=True)
+    )
+    partitions = [column for column in actions.columns if column.startswith("partition.")]
+    return actions.select(*partitions, lacking.alias("unbucketed"))
+
+
+def _merge_status_dates(
+    store: Store, session: WriterSession, table: DeltaTable, redo: set[date]
+) -> None:
+    """Rewrite each date partition of the status table that is not one file in the bucketed
+    layout (several files, a file without bucket statistics, or a date in ``redo``) as one file
+    sorted by bucket, store and time: one date at a time, one commit each, so that memory is
+    bounded by a day's polls. A date already in the layout is left as it is."""
+    per_date = (
+        _unbucketed(table)
+        .group_by(f"partition.{POLL_DATE}")
+        .agg(pl.len().alias("files"), pl.col("unbucketed").any())
+    )
+    days = {day for day, files, unbucketed in per_date.iter_rows() if files > 1 or unbucketed}
+    days |= redo & set(per_date.get_column(f"partition.{POLL_DATE}").to_list())
+    for day in sorted(days):
+        polls = store._read_days(table, [day])  # the files of that date only
+        laid = layout_polls(polls.with_columns(pl.lit(day).alias(POLL_DATE)), date=POLL_DATE)
+        store._write_status(laid.rows, replacing=[day], target_file_size=_ONE_FILE)
+        session.record_commit(STATUS_TABLE)
+
+
+def _merge_snapshot(store: Store, session: WriterSession, name: str, table: DeltaTable) -> None:
+    """Rewrite table ``name`` (hours, time zones, the registry: small, written whole) in the
+    bucketed layout, as one file, if it is not yet: several files, or one without buckets."""
+    files = _unbucketed(table)
+    if files.height <= 1 and not files.get_column("unbucketed").any():
+        return
+    columns = [field.name for field in table.schema().fields if field.name != BUCKET]
+    store._overwrite(name, layout_rows(store._read(name, table, columns)))
+    session.record_commit(name)
 
 
 def _drop_polls(folder: Path, status: DeltaTable, drop: _Drop) -> None:

@@ -4,6 +4,9 @@ Delta gives what a cron job needs for free: every write is one atomic commit, a 
 table version and sees exactly it, and other engines (Spark, DuckDB, Trino) read the same tables.
 Status polls are partitioned by UTC date so a report reads only the days it needs; a small
 registry of the stores ever polled lets it list a store that went dark without reading history.
+Every table is written in the bucketed layout (``storestatus.layout``, issue #11), so a shard
+of a report reads only the files and row groups that may hold its stores
+(``storestatus.pruning``), while the single pass reads whole files as it always has.
 
 ``Store`` reads and writes the tables. Its writes run in a writer session
 (``storestatus.session``), which publishes them to readers all at once or rolls them back;
@@ -23,10 +26,11 @@ from typing import Final
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
-from storestatus.buckets import in_shard
+from storestatus.buckets import BUCKET
 from storestatus.compaction import Compaction, compact_store
 from storestatus.config import DataDir
 from storestatus.errors import InputError, StoreError
+from storestatus.layout import layout_polls, layout_rows
 from storestatus.locks import LockTimeoutError, WriterInfo, file_lock, read_writer, writer_lock
 from storestatus.manifest import read_manifest
 from storestatus.schemas import (
@@ -49,12 +53,14 @@ from storestatus.tables import (
     HOURS_TABLE,
     PARQUET_ERRORS,
     POLL_DATE,
+    SNAPSHOT_WRITER,
     STATUS_TABLE,
     STATUS_WRITER,
     STORES_SCHEMA,
     STORES_TABLE,
     TABLES,
     TIMEZONES_TABLE,
+    Partitions,
     ReadStats,
     open_table,
     store_errors,
@@ -232,7 +238,7 @@ class Store:
         stored = (
             STORES_SCHEMA.to_frame()
             if registry is None
-            else self._read_parquet(registry.file_uris(), STORES_SCHEMA.names())
+            else self._read(STORES_TABLE, registry, STORES_SCHEMA.names())
         )
         self._write_registry(_per_store(pl.concat([stored.cast(STORES_SCHEMA), *added])))
 
@@ -246,16 +252,28 @@ class Store:
         if status is None:
             return
         files = status.file_uris()
-        polls = pl.scan_parquet(files) if files else POLLS_SCHEMA.to_frame().lazy()
+        polls = _scan(files) if files else POLLS_SCHEMA.to_frame().lazy()
         # Streamed: memory in proportion to the stores, not to the polls.
         with store_errors(f"cannot read {self.tables}", catching=PARQUET_ERRORS):
             registry = _registry_rows(polls.select(STORE_ID, TIMESTAMP)).collect(engine="streaming")
         self._write_registry(registry.cast(STORES_SCHEMA))
 
     def _write_registry(self, registry: pl.DataFrame) -> None:
-        with store_errors(f"cannot write table {STORES_TABLE} in {self.tables}"):
-            write_deltalake(self.tables / STORES_TABLE, registry.sort(STORE_ID), mode="overwrite")
+        self._overwrite(STORES_TABLE, layout_rows(registry))
         self._writer().record_commit(STORES_TABLE)
+
+    def _overwrite(self, name: str, laid: pl.DataFrame) -> None:
+        """Replace table ``name`` (hours, time zones, the registry) with ``laid``, in the
+        bucketed layout already (``layout.layout_rows``). Its schema is replaced too: a table
+        from before issue #11 gains the ``bucket`` column."""
+        with store_errors(f"cannot write table {name} in {self.tables}"):
+            write_deltalake(
+                self.tables / name,
+                laid,
+                mode="overwrite",
+                schema_mode="overwrite",
+                writer_properties=SNAPSHOT_WRITER,
+            )
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -271,7 +289,9 @@ class Store:
         ``polls`` must have unique keys. The whole batch is one Delta commit, and writers take
         turns, so the comparison with the stored polls cannot go stale before the commit. New
         polls are appended (old files stay as they are); only if some stored status changes are
-        the date partitions the batch touches rewritten, all in the same commit.
+        the date partitions the batch touches rewritten, all in the same commit. Either way the
+        files written are in the bucketed layout (``layout.layout_polls``), which also gives the
+        stores table its rows for the new polls.
         """
         rows = polls.select(POLLS_SCHEMA.names()).with_columns(
             pl.col(TIMESTAMP).dt.date().alias(POLL_DATE)
@@ -310,21 +330,37 @@ class Store:
                     .filter(pl.col(POLL_DATE).is_in(touched.implode()))
                     .unique([STORE_ID, TIMESTAMP], keep="first")  # the new status wins
                 )
-                self._write_status(content, replacing=touched.to_list())
+                laid = layout_polls(content, date=POLL_DATE).rows
+                self._write_status(laid, replacing=touched.to_list())
+                if new.height:
+                    self._new_polls.append(_registry_rows(new.lazy()).collect())
             elif new.height:
-                self._write_status(new)
+                appended = layout_polls(new, date=POLL_DATE)
+                self._write_status(appended.rows)
+                self._new_polls.append(appended.per_store)
             version = (
                 session.record_commit(STATUS_TABLE)
                 if new.height or changed.height
                 else table_version
             )
-            if new.height:
-                self._new_polls.append(_registry_rows(new.lazy()).collect())
         return StatusWrite(new.height, changed.height, unchanged, version)
 
-    def _write_status(self, rows: pl.DataFrame, *, replacing: list[date] | None = None) -> None:
-        """Append polls, or replace the partitions of the dates ``replacing`` with them."""
-        data = rows.select(*POLLS_SCHEMA.names(), POLL_DATE)  # Arrow C stream, no copy
+    def _write_status(
+        self,
+        rows: pl.DataFrame,
+        *,
+        replacing: list[date] | None = None,
+        target_file_size: int | None = None,
+    ) -> None:
+        """Append polls in the bucketed layout (``layout.layout_polls`` of ``poll_date``), or
+        replace the partitions of the dates ``replacing`` with them, in one commit of the
+        writer session (the caller records it).
+
+        ``target_file_size``: bytes at which a date's file is cut (None: Delta's default).
+        Appends merge the schema: a table from before issue #11 gains the ``bucket`` column,
+        which its older files lack (readers compute it from the ids there).
+        """
+        data = rows.select(*POLLS_SCHEMA.names(), POLL_DATE, BUCKET)  # Arrow C stream, no copy
         path = self.tables / STATUS_TABLE
         with store_errors(f"cannot write status polls to {self.tables}"):
             if replacing is None:
@@ -333,17 +369,20 @@ class Store:
                     data,
                     partition_by=[POLL_DATE],
                     mode="append",
+                    schema_mode="merge",
+                    target_file_size=target_file_size,
                     writer_properties=STATUS_WRITER,
                 )
             else:
                 dates = ", ".join(f"'{day.isoformat()}'" for day in replacing)
-                predicate = f"{POLL_DATE} IN ({dates})"
                 write_deltalake(
                     path,
                     data,
                     partition_by=[POLL_DATE],
                     mode="overwrite",
-                    predicate=predicate,
+                    predicate=f"{POLL_DATE} IN ({dates})",
+                    schema_mode="merge",
+                    target_file_size=target_file_size,
                     writer_properties=STATUS_WRITER,
                 )
 
@@ -357,12 +396,8 @@ class Store:
         or wrong file far more often than from a real change (see ``_check_snapshot``).
         ``rejected`` (the file's rejected rows) is only for the message.
         """
-        stored = hours.select(
-            STORE_ID,
-            DAY,
-            pl.col(START).dt.to_string(_TIME_TEXT),
-            pl.col(END).dt.to_string(_TIME_TEXT),
-        )
+        laid = layout_rows(hours.select(STORE_ID, DAY, START, END))  # sorted by time, not text
+        stored = laid.with_columns(pl.col(START, END).dt.to_string(_TIME_TEXT))
         change = _SnapshotChange("hours", "be open 24/7", allow_shrink, rejected)
         return self._replace(HOURS_TABLE, stored, change)
 
@@ -374,13 +409,13 @@ class Store:
         Refused like ``replace_hours``: a store without a time zone is in the default zone.
         """
         change = _SnapshotChange("timezones", f"be in {DEFAULT_TIMEZONE}", allow_shrink, rejected)
-        return self._replace(TIMEZONES_TABLE, timezones.select(TIMEZONES_SCHEMA.names()), change)
+        laid = layout_rows(timezones.select(TIMEZONES_SCHEMA.names()))
+        return self._replace(TIMEZONES_TABLE, laid, change)
 
-    def _replace(self, name: str, frame: pl.DataFrame, change: _SnapshotChange) -> int | None:
+    def _replace(self, name: str, laid: pl.DataFrame, change: _SnapshotChange) -> int | None:
         with self.writing() as session:
-            self._check_snapshot(name, frame.get_column(STORE_ID), change)
-            with store_errors(f"cannot write table {name} in {self.tables}"):
-                write_deltalake(self.tables / name, frame, mode="overwrite")
+            self._check_snapshot(name, laid.get_column(STORE_ID), change)
+            self._overwrite(name, laid)
             return session.record_commit(name)
 
     def _check_snapshot(self, name: str, store_ids: pl.Series, change: _SnapshotChange) -> None:
@@ -395,7 +430,7 @@ class Store:
         current = (
             pl.Series(STORE_ID, [], dtype=pl.String)
             if table is None
-            else self._read_parquet(table.file_uris(), [STORE_ID]).get_column(STORE_ID)
+            else self._read(name, table, [STORE_ID]).get_column(STORE_ID)
         ).unique()
         kind, would = change.kind, change.missing_stores_would
         if store_ids.is_empty():
@@ -476,10 +511,10 @@ class Store:
         self, snapshot: Snapshot, first: date, last: date, *, buckets: range | None = None
     ) -> pl.DataFrame:
         """Polls of the UTC dates ``first``..``last`` (inclusive), reading only those partitions;
-        with ``buckets``, only the polls of the stores in those buckets (a shard, issue #11)."""
+        with ``buckets``, only the polls of the stores in those buckets (a shard, issue #11),
+        reading only the files and row groups that may hold them (see ``reads``)."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        polls = self._read_days(self._pinned(snapshot, STATUS_TABLE), days)
-        return polls if buckets is None else in_shard(polls, buckets)
+        return self._read_days(self._pinned(snapshot, STATUS_TABLE), days, buckets=buckets)
 
     def read_store_polls(
         self, snapshot: Snapshot, store_id: str, first: date, last: date
@@ -489,9 +524,10 @@ class Store:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         if table is None:
             return POLLS_SCHEMA.to_frame()
-        files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
         own = pl.col(STORE_ID) == store_id
-        return self._read_parquet(files, POLLS_SCHEMA.names(), where=own).cast(POLLS_SCHEMA)
+        partitions: Partitions = [(POLL_DATE, "in", days)]
+        polls = self._read(STATUS_TABLE, table, POLLS_SCHEMA.names(), partitions, where=own)
+        return polls.cast(POLLS_SCHEMA)
 
     def _read_days(
         self,
@@ -499,14 +535,18 @@ class Store:
         days: list[date],
         *,
         within: tuple[datetime, datetime] | None = None,
+        buckets: range | None = None,
     ) -> pl.DataFrame:
         """The status table's polls of some UTC dates (only those partitions' files are opened),
-        optionally only those timestamped ``within`` (first, last)."""
+        optionally only those timestamped ``within`` (first, last), of the stores in
+        ``buckets``."""
         if table is None or not days:
             return POLLS_SCHEMA.to_frame()
-        files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "in", days)])
         when = None if within is None else pl.col(TIMESTAMP).is_between(*within)
-        stored = self._read_parquet(files, POLLS_SCHEMA.names(), where=when)
+        partitions: Partitions = [(POLL_DATE, "in", days)]
+        stored = self._read(
+            STATUS_TABLE, table, POLLS_SCHEMA.names(), partitions, where=when, buckets=buckets
+        )
         return stored.cast(POLLS_SCHEMA)
 
     def latest_poll(
@@ -525,8 +565,8 @@ class Store:
         limit = None if not_after is None else not_after.astimezone(UTC)
         later = 0
         for day in dates:
-            files = table.file_uris(file_pruning_predicate=[(POLL_DATE, "=", day)])
-            stamps = self._read_parquet(files, [TIMESTAMP]).get_column(TIMESTAMP)
+            partitions: Partitions = [(POLL_DATE, "=", day)]
+            stamps = self._read(STATUS_TABLE, table, [TIMESTAMP], partitions).get_column(TIMESTAMP)
             if limit is not None:
                 if day > limit.date():
                     later += stamps.len()
@@ -551,17 +591,16 @@ class Store:
         """
         registry = self._pinned(snapshot, STORES_TABLE)
         if registry is not None:
-            rows = self._read_parquet(
-                registry.file_uris(), [STORE_ID, FIRST_POLL], where=pl.col(FIRST_POLL) <= until
-            )
-            rows = rows if buckets is None else in_shard(rows, buckets)
+            polled = pl.col(FIRST_POLL) <= until
+            columns = [STORE_ID, FIRST_POLL]
+            rows = self._read(STORES_TABLE, registry, columns, where=polled, buckets=buckets)
             return rows.get_column(STORE_ID)
         status = self._pinned(snapshot, STATUS_TABLE)
         if status is None:
             return pl.Series(STORE_ID, [], dtype=pl.String)
         days = [day for day in self._dates(status) if day <= until.astimezone(UTC).date()]
-        old = self._read_days(status, days, within=(datetime(1970, 1, 1, tzinfo=UTC), until))
-        old = old if buckets is None else in_shard(old, buckets)
+        since = datetime(1970, 1, 1, tzinfo=UTC)
+        old = self._read_days(status, days, within=(since, until), buckets=buckets)
         return old.get_column(STORE_ID).unique()
 
     def read_registry(self, snapshot: Snapshot) -> pl.DataFrame:
@@ -574,15 +613,13 @@ class Store:
         """
         registry = self._pinned(snapshot, STORES_TABLE)
         if registry is not None:
-            return self._read_parquet(registry.file_uris(), STORES_SCHEMA.names()).cast(
-                STORES_SCHEMA
-            )
+            return self._read(STORES_TABLE, registry, STORES_SCHEMA.names()).cast(STORES_SCHEMA)
         status = self._pinned(snapshot, STATUS_TABLE)
         files = [] if status is None else status.file_uris()
         if not files:
             return STORES_SCHEMA.to_frame()
         with store_errors(f"cannot read {self.tables}", catching=PARQUET_ERRORS):
-            polls = pl.scan_parquet(files).select(STORE_ID, TIMESTAMP)
+            polls = _scan(files).select(STORE_ID, TIMESTAMP)
             rows = _registry_rows(polls).collect(engine="streaming")
         return rows.cast(STORES_SCHEMA)
 
@@ -597,8 +634,7 @@ class Store:
         table = self._pinned(snapshot, HOURS_TABLE)
         if table is None:
             return HOURS_SCHEMA.to_frame()
-        frame = self._read_parquet(table.file_uris(), HOURS_SCHEMA.names())
-        frame = frame if buckets is None else in_shard(frame, buckets)
+        frame = self._read(HOURS_TABLE, table, HOURS_SCHEMA.names(), buckets=buckets)
         return frame.with_columns(
             pl.col(START, END).str.to_time(_TIME_TEXT), pl.col(DAY).cast(pl.Int8)
         )
@@ -608,8 +644,7 @@ class Store:
         table = self._pinned(snapshot, TIMEZONES_TABLE)
         if table is None:
             return TIMEZONES_SCHEMA.to_frame()
-        frame = self._read_parquet(table.file_uris(), TIMEZONES_SCHEMA.names())
-        return frame if buckets is None else in_shard(frame, buckets)
+        return self._read(TIMEZONES_TABLE, table, TIMEZONES_SCHEMA.names(), buckets=buckets)
 
     def count_stores(self, snapshot: Snapshot) -> int:
         """About how many stores the snapshot knows: the larger of the registry's and the time
@@ -625,10 +660,42 @@ class Store:
                     "num_records"
                 )
             if records.null_count():  # a file without statistics: count its rows
-                counts.append(self._read_parquet(table.file_uris(), [STORE_ID]).height)
+                counts.append(self._read(name, table, [STORE_ID]).height)
             else:
                 counts.append(int(records.sum()))
         return max(counts)
+
+    def _read(
+        self,
+        name: str,
+        table: DeltaTable,
+        columns: list[str],
+        partitions: Partitions | None = None,
+        *,
+        where: pl.Expr | None = None,
+        buckets: range | None = None,
+    ) -> pl.DataFrame:
+        """``columns`` of the rows of table ``name`` (of ``partitions``; that match ``where``;
+        of the stores in ``buckets``), counted in ``reads``.
+
+        Without ``buckets`` the files are read whole by one Polars scan, as fast as the single
+        pass has always been; with them, only the files and row groups whose bucket statistics
+        overlap (``storestatus.pruning``).
+        """
+        if buckets is not None:
+            # Imported here: Arrow's Parquet reader takes a quarter of a second to import, and
+            # only a shard needs it.
+            from storestatus.pruning import PRUNED_READ_ERRORS, read_buckets  # noqa: PLC0415
+
+            with store_errors(f"cannot read {self.tables}", catching=PRUNED_READ_ERRORS):
+                frame, stats = read_buckets(table, columns, buckets, partitions=partitions)
+            frame = frame if where is None else frame.filter(where)
+        else:
+            files = table.file_uris(file_pruning_predicate=partitions or None)
+            frame = self._read_parquet(files, columns, where=where)
+            stats = ReadStats(len(files), len(files), rows_read=frame.height)
+        self.reads[name] = self.reads.get(name, ReadStats()) + stats
+        return frame
 
     def _read_parquet(
         self, files: list[str], columns: list[str], *, where: pl.Expr | None = None
@@ -636,5 +703,12 @@ class Store:
         if not files:
             return pl.DataFrame(schema=dict.fromkeys(columns, pl.String()))
         with store_errors(f"cannot read {self.tables}", catching=PARQUET_ERRORS):
-            scan = pl.scan_parquet(files).select(columns)
+            scan = _scan(files).select(columns)
             return (scan if where is None else scan.filter(where)).collect()
+
+
+def _scan(files: list[str]) -> pl.LazyFrame:
+    """The Parquet files of one table, as one lazy frame: files written before issue #11 lack
+    the ``bucket`` column that later ones have, so columns missing from the first file are
+    ignored (a reader selects the columns every file has)."""
+    return pl.scan_parquet(files, extra_columns="ignore")

@@ -85,10 +85,10 @@ def test_sharded_report_is_the_single_pass_report_byte_for_byte(
         assert (record["shards"], record["scheduler"]) == (int(shards), None)
 
 
-def test_the_default_is_one_shard_per_25000_stores(demo_store: Path, invoke: Invoke) -> None:
+def test_the_default_is_one_shard_per_15000_stores(demo_store: Path, invoke: Invoke) -> None:
     assert [automatic_shards(n) for n in (0, 1, STORES_PER_SHARD)] == [1, 1, 1]
     assert automatic_shards(STORES_PER_SHARD + 1) == 2
-    assert automatic_shards(1_000_000) == 40
+    assert automatic_shards(1_000_000) == 67
     assert automatic_shards(10**9) == 1024  # no more shards than buckets
     _, record = _report(invoke, "--as-of", DEMO_AS_OF)
     assert record["shards"] == 1  # a hundred stores: the single pass
