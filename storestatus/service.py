@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from storestatus.buckets import shard_ranges
 from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
 from storestatus.config import DataDir
 from storestatus.durations import format_duration
@@ -468,8 +469,6 @@ def _sharded(
     progress: Progress,
 ) -> tuple[pl.DataFrame, Coverage, dict[str, ReadStats]]:
     """The report in ``count`` shards, run here or on the Dask cluster at ``scheduler``."""
-    from storestatus.buckets import shard_ranges  # noqa: PLC0415
-
     with ExitStack() as cleanup:
         if parts is None:
             folder = store.data_dir.reports

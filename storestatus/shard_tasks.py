@@ -21,6 +21,7 @@ from typing import Final
 
 import polars as pl
 
+from storestatus.buckets import BUCKETS
 from storestatus.compute import compute_report_and_coverage, poll_dates_needed
 from storestatus.config import DataDir
 from storestatus.durable import replacing
@@ -38,8 +39,6 @@ STORES_PER_SHARD: Final = 15_000
 
 def automatic_shards(stores: int) -> int:
     """How many shards a report of ``stores`` stores has when the user does not say."""
-    from storestatus.buckets import BUCKETS  # noqa: PLC0415
-
     return min(BUCKETS, max(1, -(-stores // STORES_PER_SHARD)))
 
 
