@@ -34,17 +34,41 @@ PRUNED_READ_ERRORS: Final = (*DELTA_ERRORS, *PARQUET_ERRORS, pa.ArrowException)
 class _File:
     """One data file's footer, and where its bucket column is (None: it has none)."""
 
+    uri: str
     parquet: pq.ParquetFile
     bucket: int | None  # the column's index in the footer
 
-    def may_hold(self, group: int, buckets: range) -> bool:
-        """Whether row group ``group`` may hold rows of ``buckets`` (no statistics: it may)."""
+    @property
+    def bucketed(self) -> bool:
+        """Whether every row group's statistics bound its buckets and say it has no nulls: then
+        a row group whose range misses the shard holds none of its rows."""
         if self.bucket is None:
-            return True
-        statistics = self.parquet.metadata.row_group(group).column(self.bucket).statistics
-        if statistics is None or not statistics.has_min_max:
-            return True
-        return bool(statistics.min <= buckets.stop - 1 and statistics.max >= buckets.start)
+            return False
+        metadata = self.parquet.metadata
+        for group in range(metadata.num_row_groups):
+            statistics = metadata.row_group(group).column(self.bucket).statistics
+            if statistics is None or not statistics.has_min_max or statistics.null_count != 0:
+                return False
+        return True
+
+    def row_runs(self, buckets: range) -> tuple[list[tuple[int, int]], int]:
+        """The rows of the row groups whose bucket range overlaps ``buckets``, as (offset,
+        length) runs of adjacent groups, and how many groups that is."""
+        assert self.bucket is not None
+        metadata = self.parquet.metadata
+        runs: list[tuple[int, int]] = []
+        offset = groups = 0
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            statistics = row_group.column(self.bucket).statistics
+            if statistics.min <= buckets.stop - 1 and statistics.max >= buckets.start:
+                groups += 1
+                if runs and sum(runs[-1]) == offset:  # adjacent to the previous run: extend it
+                    runs[-1] = (runs[-1][0], runs[-1][1] + row_group.num_rows)
+                else:
+                    runs.append((offset, row_group.num_rows))
+            offset += row_group.num_rows
+        return runs, groups
 
 
 def read_buckets(
@@ -82,18 +106,35 @@ def read_buckets(
         within = [(BUCKET, ">=", buckets.start), (BUCKET, "<=", buckets.stop - 1)]
         overlapping = table.file_uris(file_pruning_predicate=[*(partitions or []), *within])
     stats.files_read = len(overlapping)
-    frames = []
+    slices: list[pl.LazyFrame] = []  # the row groups to read of the bucketed files
+    computed: list[pl.DataFrame] = []  # the rows of the other files, buckets computed
     for uri in overlapping:
         with _opened(uri) as file:
-            frame = _read_file(file, columns, buckets, stats)
-        if frame is not None:
-            frames.append(frame)
+            stats.row_groups += file.parquet.metadata.num_row_groups
+            if file.bucketed:
+                runs, groups = file.row_runs(buckets)
+                stats.row_groups_read += groups
+                stats.rows_read += sum(length for _, length in runs)
+                wanted = [*columns, BUCKET] if BUCKET not in columns else list(columns)
+                scan = pl.scan_parquet(uri).select(wanted)
+                slices.extend(scan.slice(offset, length) for offset, length in runs)
+            else:
+                stats.row_groups_read += file.parquet.metadata.num_row_groups
+                whole = pl.from_arrow(file.parquet.read(columns=list(columns)))
+                assert isinstance(whole, pl.DataFrame)
+                stats.rows_read += whole.height
+                computed.append(in_shard(whole, buckets))
+    frames = list(computed)
+    if slices:  # read together, in parallel: Polars reads only the runs' row groups
+        frames.append(
+            pl.concat(slices, how="vertical_relaxed").filter(in_buckets(buckets)).collect()
+        )
     if not frames:  # no rows, but the columns' types, from a file's schema
         with _opened(every[0]) as file:
             empty = pl.from_arrow(file.parquet.schema_arrow.empty_table())
         assert isinstance(empty, pl.DataFrame)
         return empty.select(columns), stats
-    return pl.concat(frames, how="vertical_relaxed"), stats
+    return pl.concat([frame.select(columns) for frame in frames], how="vertical_relaxed"), stats
 
 
 @contextmanager
@@ -106,23 +147,4 @@ def _opened(uri: str) -> Iterator[_File]:
         bucket = next(
             (index for index in range(len(schema)) if schema.column(index).path == BUCKET), None
         )
-        yield _File(parquet, bucket)
-
-
-def _read_file(
-    file: _File, columns: Sequence[str], buckets: range, stats: ReadStats
-) -> pl.DataFrame | None:
-    """The rows of ``buckets`` in one file, reading only the row groups that may hold them."""
-    total = file.parquet.metadata.num_row_groups
-    groups = [group for group in range(total) if file.may_hold(group, buckets)]
-    stats.row_groups += total
-    stats.row_groups_read += len(groups)
-    if not groups:
-        return None
-    wanted = [*columns, BUCKET] if file.bucket is not None and BUCKET not in columns else columns
-    frame = pl.from_arrow(file.parquet.read_row_groups(groups, columns=list(wanted)))
-    assert isinstance(frame, pl.DataFrame)
-    stats.rows_read += frame.height
-    if file.bucket is None or frame.get_column(BUCKET).null_count():
-        return in_shard(frame, buckets).select(columns)  # buckets computed from the ids
-    return frame.filter(in_buckets(buckets)).select(columns)
+        yield _File(uri, parquet, bucket)
