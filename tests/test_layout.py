@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from deltalake import DeltaTable
+from deltalake import ColumnProperties, DeltaTable, WriterProperties
 from polars.testing import assert_frame_equal
 from runners import invoke
 
@@ -287,6 +287,24 @@ def test_old_and_new_files_mixed_read_what_the_naive_filter_keeps(old_store: Pat
     )
     assert store.upsert_status(flipped).changed == 50  # a date rewritten in the layout
     assert_reads_equal_the_naive_filter(store, V1_FIRST, V1_LAST)
+
+
+def test_a_bucket_column_without_statistics_is_read_whole_and_filtered_by_the_ids(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Written by another tool, say: its row groups' bucket ranges cannot be trusted to skip.
+    blind = WriterProperties(
+        max_row_group_size=256,
+        column_properties={BUCKET: ColumnProperties(statistics_enabled="NONE")},
+    )
+    monkeypatch.setattr(storestatus.store, "STATUS_WRITER", blind)
+    store.upsert_status(hourly_polls(300, range(24)))
+    counted = Store(store.data_dir)
+    counted.read_polls(counted.snapshot(), DAY_ONE.date(), DAY_ONE.date(), buckets=range(0, 64))
+    stats = counted.reads[STATUS_TABLE]
+    assert stats.row_groups == stats.row_groups_read == -(-300 * 24 // 256)  # all of them
+    assert stats.rows_read == 300 * 24
+    assert_reads_equal_the_naive_filter(store, DAY_ONE.date(), DAY_ONE.date())
 
 
 # --------------------------------------------------------------------------- pruning
