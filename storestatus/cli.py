@@ -35,6 +35,7 @@ from storestatus.summaries import (
     compaction_lines,
     ingest_line,
     report_outcome,
+    reports_lines,
     stores_summary,
     stores_table,
     triggered_outcome,
@@ -412,6 +413,162 @@ def get_report(
         if record.state == "Complete" and output is not None:
             _copy_report(csv_path, output)  # before saying Complete: it may fail
     render_outcome(report_outcome(record, csv_path, to_stdout=output == "-"))
+
+
+@app.command("reports")
+def list_reports(
+    *,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many reports to list.")
+    ] = 20,
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--format", help="How to print the rows.", show_default="table on a terminal, else csv"
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List the reports updated last, newest first: state, times, rows.
+
+    A Running report whose process is gone is shown (and recorded) as Failed, as get-report
+    would.
+
+    \b
+    Example:
+      storestatus reports --limit 5
+    """
+    import json  # noqa: PLC0415
+
+    directory = _data_dir(data_dir)
+    chosen: OutputFormat = output_format or ("table" if sys.stdout.isatty() else "csv")
+    with _user_errors():
+        records = reports.recent_reports(directory, limit=limit)
+    rows = [reports.record_summary(record) for record in records]
+    with _stdout_may_close():
+        if chosen == "json":
+            sys.stdout.write(json.dumps({"reports": rows}, indent=2) + "\n")
+        else:
+            lines = reports_lines(rows, separator="," if chosen == "csv" else "  ")
+            if chosen == "table":
+                typer.echo(typer.style(lines[0], bold=True))
+                lines = lines[1:]
+            sys.stdout.write("".join(f"{line}\n" for line in lines))
+
+
+@app.command()
+def serve(
+    *,
+    host: Annotated[
+        str, typer.Option(metavar="ADDRESS", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help=f"Require 'Authorization: Bearer <token>', the token read from FILE "
+            f"(or ${TOKEN_ENV}). Needed to listen beyond loopback.",
+            show_default=False,
+        ),
+    ] = None,
+    max_upload: Annotated[
+        str, typer.Option(metavar="SIZE", help="Largest POST /ingest body (e.g. 500MB, 2GB).")
+    ] = "2GB",
+    max_running: Annotated[
+        int,
+        typer.Option(
+            min=1, max=256, metavar="N", help="Reports this server runs at once (429 beyond)."
+        ),
+    ] = 4,
+    quiet: QuietOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve the HTTP API and the dashboard (needs: pip install 'storestatus[serve]').
+
+    POST /trigger_report, GET /get_report/ID, GET /reports, GET /stores, GET
+    /stores/ID/explain, POST /ingest, GET /healthz; the dashboard at /. See the README's
+    Service section for examples.
+
+    \b
+    Example:
+      storestatus serve --port 8000
+      STORESTATUS_API_TOKEN=$(cat token) storestatus serve --host 0.0.0.0
+    """
+    from storestatus.web.settings import ServiceSettings, is_loopback  # noqa: PLC0415
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        raise typer.BadParameter(
+            "the service needs its extra: pip install 'storestatus[serve]'", param_hint="serve"
+        )
+    token = _token(token_file)
+    if token is None and not is_loopback(host):
+        raise typer.BadParameter(
+            f"listening on {host} without a token would let anyone who can reach it ingest and "
+            f"read; give --token-file or ${TOKEN_ENV}, or use 127.0.0.1",
+            param_hint="--host",
+        )
+    settings = ServiceSettings(
+        data_dir=_data_dir(data_dir),
+        token=token,
+        max_upload_bytes=_size(max_upload, "--max-upload"),
+        max_running=max_running,
+    )
+    import uvicorn  # noqa: PLC0415
+
+    from storestatus.web.app import create_app  # noqa: PLC0415
+
+    if not quiet:
+        typer.echo(
+            f"serving http://{host}:{port}/ for {settings.data_dir.root}"
+            f" ({'token required' if token else 'no token'}); Ctrl-C stops",
+            err=True,
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning" if quiet else "info",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+TOKEN_ENV: Final = "STORESTATUS_API_TOKEN"
+_SIZE: Final = re.compile(r"(?i)\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*")
+_SIZE_UNITS: Final = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _token(token_file: Path | None) -> str | None:
+    """The service's token: from ``--token-file``, else ``$STORESTATUS_API_TOKEN``, else none."""
+    if token_file is not None:
+        try:
+            text = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise typer.BadParameter(
+                f"cannot read {token_file}: {error}", param_hint="--token-file"
+            ) from None
+        where = str(token_file)
+    else:
+        text, where = os.environ.get(TOKEN_ENV, "").strip(), f"${TOKEN_ENV}"
+        if not text:
+            return None
+    if len(text) < 16 or any(char.isspace() for char in text):
+        raise typer.BadParameter(
+            f"the token in {where} must be at least 16 characters, without spaces "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            param_hint="--token-file",
+        )
+    return text
+
+
+def _size(text: str, option: str) -> int:
+    """A size such as ``500MB`` or ``2GB`` (units of 1024), in bytes; else exit 2."""
+    match = _SIZE.fullmatch(text)
+    if match is None or int(match.group(1)) == 0:
+        raise typer.BadParameter(f"{text!r} is not a size such as 500MB or 2GB", param_hint=option)
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) * _SIZE_UNITS[unit]
 
 
 def _copy_report(csv_path: Path, output: str) -> None:

@@ -271,6 +271,54 @@ def _last_log_line(log: Path) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
+def recent_reports(data_dir: DataDir, *, limit: int = 20) -> list[ReportRecord]:
+    """The ``limit`` reports of this data directory updated last, newest first by creation.
+
+    Picked by the records' modification times (a record is rewritten when its report ends), so
+    only ``limit`` records are read however many reports the folder holds; a Running one whose
+    process is gone is marked Failed, as ``get-report`` would. Files that are not a record of
+    ours (another name, unreadable) are skipped: a listing must not fail because of one.
+    """
+    data_dir.require()
+    files = ReportFiles(data_dir)
+    try:
+        entries = [
+            (entry.stat().st_mtime, entry.name.removesuffix(".json"))
+            for entry in os.scandir(files.folder)
+            if entry.name.endswith(".json") and _ID_PATTERN.fullmatch(entry.name[:-5])
+        ]
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise StoreError(f"cannot list the reports in {files.folder}: {error}") from error
+    records = []
+    for _, report_id in sorted(entries, reverse=True)[: max(limit, 0)]:
+        try:
+            records.append(report_status(data_dir, report_id))
+        except (StoreError, ReportNotFoundError):  # removed or damaged meanwhile
+            continue
+    return sorted(records, key=lambda record: record.created_at, reverse=True)
+
+
+def running_time(record: ReportRecord) -> timedelta | None:
+    """How long a finished report took, from its trigger to its end (None: still running)."""
+    if record.finished_at is None:
+        return None
+    return datetime.fromisoformat(record.finished_at) - datetime.fromisoformat(record.created_at)
+
+
+def record_summary(record: ReportRecord) -> dict[str, object]:
+    """A report's record as ``storestatus reports --format json`` and ``GET /reports`` show it:
+    ``status`` for the state, the run's ``seconds``; the readers' internal figures left out."""
+    took = running_time(record)
+    shown = asdict(record)
+    for internal in ("reads", "worker_pid", "table_versions"):
+        shown.pop(internal, None)
+    shown["status"] = shown.pop("state")
+    shown["seconds"] = None if took is None else round(took.total_seconds(), 3)
+    return shown
+
+
 def report_csv(data_dir: DataDir, report_id: str) -> Path:
     """Path of a report's CSV (exists once the report is Complete)."""
     return ReportFiles(data_dir).path(report_id, ".csv")

@@ -91,6 +91,30 @@ def report_outcome(record: ReportRecord, csv_path: Path, *, to_stdout: bool) -> 
     return Outcome(data=lines, messages=warnings, exit_code=code)
 
 
+REPORT_COLUMNS = ("report_id", "status", "created_at", "seconds", "now", "rows", "shards", "error")
+
+
+def reports_lines(rows: list[dict[str, object]], *, separator: str) -> list[str]:
+    """``storestatus reports``: a header and a line per report (``reports.record_summary``
+    rows), aligned columns for a terminal (``separator`` of spaces) or CSV (``,``)."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    cells = [list(REPORT_COLUMNS)] + [
+        ["" if row.get(column) is None else str(row[column]) for column in REPORT_COLUMNS]
+        for row in rows
+    ]
+    if separator == ",":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(cells)
+        return buffer.getvalue().splitlines()
+    widths = [max(len(line[index]) for line in cells) for index in range(len(REPORT_COLUMNS))]
+    return [
+        separator.join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    ]
+
+
 def stores_summary(listed: StoreList) -> str:
     """What a person at a terminal reads under the rows: how many, as of when."""
     if listed.silent_for is None:
