@@ -26,9 +26,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None
-) -> Iterator[str]:
+def running_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """``storestatus serve --data-dir DATA_DIR ARGS`` on 127.0.0.1; yields its base URL."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"

@@ -25,7 +25,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UPLOAD_PATH: Final = "/ingest"  # the one route whose body may be as large as an upload
-CHALLENGE: Final = 'Bearer realm="storestatus", Basic realm="storestatus"'
+# One header each: Chromium refuses a Basic challenge followed by another in the same header.
+CHALLENGES: Final = ('Basic realm="storestatus"', 'Bearer realm="storestatus"')
+
+
+class UnauthorizedError(Exception):
+    """A request without the right token: answered 401 with the two challenges
+    (``app.create_app`` turns it into the response)."""
 
 
 class BodyTooLargeError(Exception):
@@ -103,11 +109,7 @@ def token_checker(token: str | None) -> Callable[[Request], None]:
         given = _credential(request.headers.get("authorization", ""))
         # Compared in constant time, and always compared: no early exit on a wrong length.
         if not hmac.compare_digest(given or b"\0", expected):
-            raise HTTPException(
-                status_code=401,
-                detail="missing or wrong token: send Authorization: Bearer <token>",
-                headers={"WWW-Authenticate": CHALLENGE},
-            )
+            raise UnauthorizedError("missing or wrong token: send Authorization: Bearer <token>")
 
     return check
 
