@@ -508,8 +508,15 @@ def serve(
             f"read; give --token-file or ${TOKEN_ENV}, or use 127.0.0.1",
             param_hint="--host",
         )
+    directory = _data_dir(data_dir)
+    if not directory.root.is_dir():  # a typo must not serve (and, on upload, create) a new store
+        raise typer.BadParameter(
+            f"{directory.root} is not a directory: check --data-dir and ${DATA_DIR_ENV}, or "
+            "create it (an empty one is a new store, filled by POST /ingest)",
+            param_hint="--data-dir",
+        )
     settings = ServiceSettings(
-        data_dir=_data_dir(data_dir),
+        data_dir=directory,
         token=token,
         max_upload_bytes=_size(max_upload, "--max-upload"),
         max_running=max_running,

@@ -33,10 +33,11 @@ import polars as pl
 from deltalake import DeltaTable
 
 from storestatus.buckets import BUCKET
-from storestatus.config import DataDir
+from storestatus.config import UPLOAD_LOCK, DataDir
 from storestatus.durable import replacing
 from storestatus.errors import StoreError
 from storestatus.layout import layout_polls, layout_rows
+from storestatus.locks import LockTimeoutError, file_lock
 from storestatus.reports import ReportFiles
 from storestatus.schemas import POLLS_SCHEMA, STATUS, STORE_ID, TIMESTAMP
 from storestatus.tables import (
@@ -372,4 +373,23 @@ def _delete_leftovers(data_dir: DataDir) -> tuple[int, int, int]:
                 else:
                     entry.unlink(missing_ok=True)
                 scratch += 1
+        scratch += _delete_dead_uploads(data_dir)
     return reports, manifests, scratch
+
+
+def _delete_dead_uploads(data_dir: DataDir) -> int:
+    """Delete the upload folders of requests that are not running (a running one's server holds
+    its lock: issue #12's ``POST /ingest``); return how many."""
+    if not data_dir.uploads.is_dir():
+        return 0
+    deleted = 0
+    for folder in sorted(data_dir.uploads.glob("upload-*")):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            with file_lock(folder / UPLOAD_LOCK, timeout=0):
+                shutil.rmtree(folder)
+        except LockTimeoutError:
+            continue  # its request is running
+        deleted += 1
+    return deleted

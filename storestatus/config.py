@@ -58,6 +58,9 @@ def default_data_dir() -> Path:
     return Path(base) / "storestatus"
 
 
+UPLOAD_LOCK: Final = ".lock"  # in an upload folder: held while its request runs
+
+
 @dataclass(frozen=True)
 class DataDir:
     """The layout of a data directory: Delta tables, report files and rejected input rows."""
@@ -100,6 +103,13 @@ class DataDir:
     def scratch(self) -> Path:
         """Temporary files of running commands (same file system as the tables, not RAM)."""
         return self.root / "tmp"
+
+    @property
+    def uploads(self) -> Path:
+        """Files a server received for an ingest (issue #12): a folder per request, locked while
+        the request runs (``UPLOAD_LOCK`` in it), removed after it (or by ``compact`` if the
+        server died)."""
+        return self.root / "uploads"
 
     @property
     def manifest(self) -> Path:

@@ -275,7 +275,7 @@ def recent_reports(data_dir: DataDir, *, limit: int = 20) -> list[ReportRecord]:
     """The ``limit`` reports of this data directory updated last, newest first by creation.
 
     Picked by the records' modification times (a record is rewritten when its report ends), so
-    only ``limit`` records are read however many reports the folder holds; a Running one whose
+    about ``limit`` records are read however many reports the folder holds; a Running one whose
     process is gone is marked Failed, as ``get-report`` would. Files that are not a record of
     ours (another name, unreadable) are skipped: a listing must not fail because of one.
     """
@@ -291,11 +291,13 @@ def recent_reports(data_dir: DataDir, *, limit: int = 20) -> list[ReportRecord]:
         return []
     except OSError as error:
         raise StoreError(f"cannot list the reports in {files.folder}: {error}") from error
-    records = []
-    for _, report_id in sorted(entries, reverse=True)[: max(limit, 0)]:
+    records: list[ReportRecord] = []
+    for _, report_id in sorted(entries, reverse=True):
+        if len(records) >= limit:
+            break
         try:
             records.append(report_status(data_dir, report_id))
-        except (StoreError, ReportNotFoundError):  # removed or damaged meanwhile
+        except (StoreError, ReportNotFoundError):  # damaged, or removed meanwhile: skipped
             continue
     return sorted(records, key=lambda record: record.created_at, reverse=True)
 

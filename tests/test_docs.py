@@ -16,7 +16,7 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
 
 
-def test_there_are_the_eight_commands() -> None:
+def test_there_are_the_ten_commands() -> None:
     assert COMMANDS == [
         "compact",
         "demo",
@@ -24,6 +24,8 @@ def test_there_are_the_eight_commands() -> None:
         "generate",
         "get-report",
         "ingest",
+        "reports",
+        "serve",
         "stores",
         "trigger-report",
     ]

@@ -275,6 +275,19 @@ def test_without_a_token_only_loopback_addresses_are_served(data_dir: Path) -> N
     assert "cannot read" in missing.stderr
 
 
+def test_serve_refuses_a_missing_data_directory_and_bad_limits(tmp_path: Path) -> None:
+    missing = run_cli(tmp_path / "typo", "serve")
+    assert missing.returncode == 2
+    assert "is not a directory" in missing.stderr
+    assert not (tmp_path / "typo").exists()
+    tmp_path.joinpath("data").mkdir()
+    for size in ["0", "lots", "-5MB", "1TB"]:
+        bad = run_cli(tmp_path / "data", "serve", "--max-upload", size)
+        assert bad.returncode == 2, size
+        assert "is not a size" in bad.stderr
+    assert run_cli(tmp_path / "data", "serve", "--max-running", "0").returncode == 2
+
+
 def test_a_request_from_another_site_cannot_change_anything(
     examples_dir: Path, server: str
 ) -> None:

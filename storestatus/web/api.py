@@ -245,7 +245,7 @@ def api_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
         from storestatus.store import Store  # noqa: PLC0415
 
         tolerance = _query(lambda: gap(max_future), "max_future")
-        with upload_folder(data_dir.root) as folder:
+        with upload_folder(data_dir) as folder:
             uploads = await receive_files(
                 request.headers.get("content-type", ""), request.stream(), folder
             )

@@ -21,7 +21,9 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from storestatus.config import UPLOAD_LOCK, DataDir
 from storestatus.errors import InputError, StoreError
+from storestatus.locks import file_lock
 from storestatus.vocabulary import InputKind
 
 if TYPE_CHECKING:
@@ -60,17 +62,17 @@ class Uploads:
 
 
 @contextmanager
-def upload_folder(data_root: Path) -> Iterator[Path]:
-    """A new private folder for one request's files, removed with them when the block ends
-    (``compact`` removes any a killed server left behind)."""
-    parent = data_root / "uploads"
+def upload_folder(data_dir: DataDir) -> Iterator[Path]:
+    """A new private folder for one request's files, locked, and removed with them when the
+    block ends (``compact`` removes those a killed server left: their lock is free)."""
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=parent, prefix="upload-"))
+        data_dir.uploads.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=data_dir.uploads, prefix="upload-"))
     except OSError as error:
-        raise StoreError(f"cannot store the upload in {parent}: {error}") from error
+        raise StoreError(f"cannot store the upload in {data_dir.uploads}: {error}") from error
     try:
-        yield folder
+        with file_lock(folder / UPLOAD_LOCK):
+            yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
