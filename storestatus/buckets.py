@@ -37,6 +37,12 @@ def _crc_buckets(store_ids: pl.Series) -> pl.Series:
     return pl.Series(BUCKET, [zlib.crc32(raw) % BUCKETS for raw in utf8], dtype=BUCKET_DTYPE)
 
 
+def bucket_of(store_id: str) -> range:
+    """The one bucket of ``store_id``, as a bucket range: what a read of one store needs."""
+    bucket = zlib.crc32(store_id.encode()) % BUCKETS
+    return range(bucket, bucket + 1)
+
+
 def with_buckets(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with its stores' ``bucket`` column (replaced if it has one)."""
     return frame.with_columns(store_buckets(frame.get_column(STORE_ID)))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from storestatus.buckets import shard_ranges
+from storestatus.buckets import bucket_of, shard_ranges
 from storestatus.compute import Coverage, compute_report_and_coverage, poll_dates_needed
 from storestatus.config import DataDir
 from storestatus.durations import format_duration
@@ -34,6 +34,7 @@ from storestatus.roster import (
 )
 from storestatus.schemas import POLLS_SCHEMA, STORE_ID, TIMESTAMP
 from storestatus.shard_tasks import (
+    STORES_PER_SHARD,
     ShardOptions,
     ShardRunner,
     ShardTask,
@@ -637,8 +638,8 @@ def explain_store(
     """How one store's report row comes about (``storestatus explain``, issue #9).
 
     Reads what the report reads, as of the same ``now`` (see ``compute_from_store``), but only
-    this store's polls: the cost is that of one store (plus the small hours and time-zone
-    tables), whatever the number of stores.
+    this store's bucket of every table (issue #11): the cost is that of one store, whatever
+    the number of stores.
 
     Raises
     ------
@@ -655,14 +656,20 @@ def explain_store(
         snapshot = store.snapshot()
         now, _ = _reference_time(store, snapshot, as_of, clock + max_future)
         first, last = poll_dates_needed(now)
-        polls = store.read_store_polls(snapshot, store_id, first, last)
-        hours = store.read_hours(snapshot)
-        timezones = store.read_timezones(snapshot)
+        # In a big store, only the store's bucket of each table is read (issue #11): on D's
+        # million stores 1.5 s instead of 2.9 s. A small one is read whole, as a report of it
+        # is: the pruned reader's Arrow import alone would cost more (0.8 s instead of 0.6 on A).
+        pruned = store.count_stores(snapshot) > STORES_PER_SHARD
+        own = bucket_of(store_id) if pruned else None
+        polls = store.read_store_polls(snapshot, store_id, first, last, pruned=pruned)
+        hours = store.read_hours(snapshot, buckets=own)
+        timezones = store.read_timezones(snapshot, buckets=own)
         named = any(
             (frame.get_column(STORE_ID) == store_id).any() for frame in (hours, timezones)
         ) or bool((polls.get_column(TIMESTAMP) <= now).any())
         if not named:  # polled only before these dates, perhaps: the registry knows
-            named = bool((store.stores_polled_until(snapshot, now) == store_id).any())
+            known = store.stores_polled_until(snapshot, now, buckets=own)
+            named = bool((known == store_id).any())
     if not named:
         raise StoreNotFoundError(
             f"unknown store id {store_id!r}: no business hours, time zone or poll at or before "

@@ -26,7 +26,7 @@ from typing import Final
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
-from storestatus.buckets import BUCKET
+from storestatus.buckets import BUCKET, bucket_of
 from storestatus.compaction import Compaction, compact_store
 from storestatus.config import DataDir
 from storestatus.errors import InputError, StoreError
@@ -517,16 +517,31 @@ class Store:
         return self._read_days(self._pinned(snapshot, STATUS_TABLE), days, buckets=buckets)
 
     def read_store_polls(
-        self, snapshot: Snapshot, store_id: str, first: date, last: date
+        self,
+        snapshot: Snapshot,
+        store_id: str,
+        first: date,
+        last: date,
+        *,
+        pruned: bool = False,
     ) -> pl.DataFrame:
-        """One store's polls of the UTC dates ``first``..``last`` (``explain``, issue #9)."""
+        """One store's polls of the UTC dates ``first``..``last`` (``explain``, issue #9);
+        ``pruned``: from the files and row groups of its bucket only (issue #11), which pays
+        for itself in a big store (see ``service.explain_store``)."""
         table = self._pinned(snapshot, STATUS_TABLE)
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         if table is None:
             return POLLS_SCHEMA.to_frame()
         own = pl.col(STORE_ID) == store_id
         partitions: Partitions = [(POLL_DATE, "in", days)]
-        polls = self._read(STATUS_TABLE, table, POLLS_SCHEMA.names(), partitions, where=own)
+        polls = self._read(
+            STATUS_TABLE,
+            table,
+            POLLS_SCHEMA.names(),
+            partitions,
+            where=own,
+            buckets=bucket_of(store_id) if pruned else None,
+        )
         return polls.cast(POLLS_SCHEMA)
 
     def _read_days(

@@ -16,10 +16,14 @@ from runners import ingest_examples, invoke
 from test_detail_and_gaps import OPEN_9_TO_5, SPLIT_DAY, at
 from test_properties import scenarios
 
+from storestatus import service
 from storestatus.compute import compute_report
-from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from storestatus.config import DataDir
+from storestatus.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StoreNotFoundError
 from storestatus.explain import Explanation, explain_store
 from storestatus.schemas import REPORT_COLUMNS, STORE_ID
+from storestatus.store import Store
+from storestatus.tables import STATUS_TABLE
 from storestatus.vocabulary import Interpolation
 
 WINDOW_COLUMNS = {"uptime": "uptime", "downtime": "downtime", "unknown": "unknown"}
@@ -250,3 +254,28 @@ def test_a_bad_max_gap_is_a_usage_error(data_dir: Path, gap: str) -> None:
 def test_report_columns_are_unchanged_without_detail(data_dir: Path) -> None:
     rows = report_rows(data_dir)
     assert list(next(iter(rows.values()))) == list(REPORT_COLUMNS)
+
+
+def test_a_big_store_explains_from_the_store_s_bucket_alone_with_the_same_answer(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_examples(data_dir)
+    ids = ["0042", "1481966498820158979", "night-owl", "ghost-no-hours"]
+    whole: dict[str, object] = {}
+    for store_id in ids:
+        reader = Store(DataDir(data_dir))
+        try:
+            whole[store_id] = service.explain_store(reader, store_id).as_json()
+        except StoreNotFoundError as error:  # the same error is expected below
+            whole[store_id] = repr(error)
+        assert STATUS_TABLE not in reader.reads or reader.reads[STATUS_TABLE].row_groups == 0
+    monkeypatch.setattr(service, "STORES_PER_SHARD", 0)  # every store counts as big
+    for store_id in ids:
+        reader = Store(DataDir(data_dir))
+        try:
+            pruned: object = service.explain_store(reader, store_id).as_json()
+        except StoreNotFoundError as error:
+            pruned = repr(error)
+        assert pruned == whole[store_id]
+        if isinstance(pruned, dict):  # the footers were looked at: the pruned reader ran
+            assert reader.reads[STATUS_TABLE].row_groups > 0
