@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import pairwise
 from types import MappingProxyType
@@ -64,41 +63,6 @@ _SAFE_SCHEMES: Final = frozenset({"", "http", "https"})
 # --- public charts -----------------------------------------------------------------------------
 
 
-def bin_counts(values: Iterable[float], edges: Sequence[float]) -> list[int]:
-    """Count values per bin, the way ``numpy.histogram`` does, without NumPy.
-
-    Bins are half-open ``[edges[i], edges[i+1])`` except the last, which is closed, so an
-    uptime of exactly 100 % lands in the 90 to 100 bin. Values outside ``[edges[0], edges[-1]]``
-    and NaN are not counted: compare ``sum(result)`` with ``len(values)`` to show them.
-
-    Parameters
-    ----------
-    values
-        The numbers to count, e.g. one uptime percentage per store.
-    edges
-        At least two finite, strictly increasing bin edges.
-
-    Returns
-    -------
-    list[int]
-        ``len(edges) - 1`` counts.
-
-    Raises
-    ------
-    ValueError
-        Fewer than two edges, or edges not finite and strictly increasing.
-    """
-    _check_edges(edges, allow_empty=False)
-    counts = [0] * (len(edges) - 1)
-    low, high = edges[0], edges[-1]
-    for value in values:
-        if low <= value < high:
-            counts[bisect_right(edges, value) - 1] += 1
-        elif value == high:
-            counts[-1] += 1
-    return counts
-
-
 def histogram(
     counts: Sequence[int],
     edges: Sequence[float],
@@ -117,7 +81,7 @@ def histogram(
     Parameters
     ----------
     counts
-        Count per bin, e.g. from ``bin_counts``; may be empty.
+        Count per bin (``overview.report_overview`` counts uptimes); may be empty.
     edges
         ``len(counts) + 1`` finite, strictly increasing edges (none or one if ``counts`` is empty).
     title

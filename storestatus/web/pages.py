@@ -132,8 +132,10 @@ def _report_figures(csv_path: Any) -> dict[str, Any]:
 
     from storestatus.overview import PERCENT_EDGES, report_overview  # noqa: PLC0415
 
-    overview = report_overview(pl.read_csv(csv_path, schema_overrides={"store_id": pl.String}))
-    counts = charts.bin_counts(overview.uptime_percent, PERCENT_EDGES)
+    columns = ["store_id", "uptime_last_week", "downtime_last_week"]  # of a report's columns
+    report = pl.read_csv(csv_path, columns=columns, schema_overrides={"store_id": pl.String})
+    overview = report_overview(report)
+    counts = overview.uptime_histogram
     bins = [
         (f"{low:.0f} to {high:.0f} %", count)
         for low, high, count in zip(PERCENT_EDGES, PERCENT_EDGES[1:], counts, strict=False)
