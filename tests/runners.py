@@ -63,7 +63,7 @@ def _command(data_dir: Path, args: tuple[str, ...]) -> list[str]:
     return [sys.executable, "-m", "storestatus", *args, "--data-dir", str(data_dir)]
 
 
-def _file_size_limit(limit_file_size: int | None) -> Callable[[], None] | None:
+def file_size_limit(limit_file_size: int | None) -> Callable[[], None] | None:
     """``limit_file_size`` makes bigger writes fail (EFBIG), as on a full disk."""
     if limit_file_size is None:
         return None
@@ -85,7 +85,7 @@ def start_cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_file_size_limit(limit_file_size),  # noqa: PLW1509
+        preexec_fn=file_size_limit(limit_file_size),  # noqa: PLW1509
     )
 
 
@@ -99,5 +99,5 @@ def run_cli(
         text=True,
         timeout=120,
         check=False,
-        preexec_fn=_file_size_limit(limit_file_size),
+        preexec_fn=file_size_limit(limit_file_size),
     )

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from runners import file_size_limit
 
 START_SECONDS = 30  # importing FastAPI and Polars on a loaded 2-core machine
 
@@ -26,8 +27,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``storestatus serve --data-dir DATA_DIR ARGS`` on 127.0.0.1; yields its base URL."""
+def running_server(
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    limit_file_size: int | None = None,
+) -> Iterator[str]:
+    """``storestatus serve --data-dir DATA_DIR ARGS`` on 127.0.0.1; yields its base URL.
+    ``limit_file_size``: writes beyond it fail (EFBIG), as on a full disk."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     with log.open("wb") as output:
@@ -41,6 +48,7 @@ def running_server(data_dir: Path, *args: str, env: dict[str, str] | None = None
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=file_size_limit(limit_file_size),  # noqa: PLW1509
         )
     base = f"http://127.0.0.1:{port}"
     try:

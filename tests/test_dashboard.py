@@ -184,6 +184,20 @@ def test_the_button_starts_a_report(dashboard: Dashboard, page: Page) -> None:
     assert report_id in page.locator("tbody td:first-child").all_inner_texts()
 
 
+def test_bad_options_and_unknown_ids_get_a_page_saying_so(dashboard: Dashboard, page: Page) -> None:
+    for path, status, words in [
+        ("/reports/nope", 404, "unknown report id"),
+        ("/stores/no-such-store", 404, "unknown store id 'no-such-store'"),
+        ("/stores/x?interpolation=linear", 422, "interpolation"),
+        ("/stores/x?max_gap=soon", 422, "cannot read duration"),
+    ]:
+        response = page.goto(f"{dashboard.base}{path}")
+        assert response is not None
+        assert response.status == status, path
+        assert words in page.locator(".problem").inner_text()
+        assert str(dashboard.data_dir) not in page.content()  # no server paths
+
+
 def test_hostile_store_ids_are_shown_as_text(tmp_path: Path, browser: Browser) -> None:
     data_dir = tmp_path / "data"
     hostile = '<img src=x onerror="document.title=1">&amp;'

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from runners import AS_OF, EXAMPLES, ingest_examples, run_cli
-from service_server import running_server
+from service_server import free_port, running_server
 
 from storestatus.config import DataDir
 from storestatus.locks import file_lock
@@ -415,6 +415,46 @@ def test_an_oversized_upload_is_413_and_stores_nothing(examples_dir: Path) -> No
         assert small.status_code == 413  # any other body: 64 KiB at most
     assert table_versions(examples_dir) == before
     assert not any((examples_dir / "uploads").iterdir())
+
+
+def test_a_full_disk_during_an_upload_is_503_and_stores_nothing(examples_dir: Path) -> None:
+    before = table_versions(examples_dir)
+    big = b"store_id,status,timestamp_utc\n" + b"1,active,2023-01-23 10:00:00 UTC\n" * 20_000
+    with running_server(examples_dir, limit_file_size=256 * 1024) as base:
+        response = httpx.post(f"{base}/ingest", files=files(status=big), timeout=60)
+        assert response.status_code == 503
+        assert "cannot store the upload" in response.json()["detail"]
+        assert response.headers["retry-after"].isdigit()
+        assert httpx.get(f"{base}/healthz").status_code == 200  # and it still serves
+    assert table_versions(examples_dir) == before
+    assert not any((examples_dir / "uploads").iterdir())
+
+
+def test_sigterm_stops_the_server_at_once(examples_dir: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "storestatus", "serve"),
+            *("--port", str(port), "--data-dir", str(examples_dir)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=15)
+    finally:
+        server.kill()
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
 
 
 def test_the_cli_does_not_import_the_web_stack() -> None:

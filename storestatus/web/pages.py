@@ -11,7 +11,7 @@ Every chart has a text equivalent next to it (its ``<desc>`` and a table of its 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
@@ -22,6 +22,7 @@ from storestatus import charts
 from storestatus.charts import STATE_COLOURS
 from storestatus.errors import ReportNotFoundError, StoreNotFoundError, StoreStatusError
 from storestatus.reports import recent_reports, report_csv, report_status, running_time
+from storestatus.vocabulary import Interpolation
 from storestatus.web.api import ReportSlots, gap, instant
 from storestatus.web.guards import same_origin
 from storestatus.web.settings import ServiceSettings
@@ -46,7 +47,9 @@ def page_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
     def problem(error: StoreStatusError) -> HTMLResponse:
         missing = isinstance(error, ReportNotFoundError | StoreNotFoundError)
         code = 404 if missing else 503
-        return render("problem.html", code, title="Not found" if missing else "Error", error=error)
+        # The CLI's message names the reports folder; a visitor needs no server path.
+        shown = "unknown report id" if isinstance(error, ReportNotFoundError) else error
+        return render("problem.html", code, title="Not found" if missing else "Error", error=shown)
 
     @router.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
@@ -90,11 +93,13 @@ def page_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
         from storestatus.store import Store  # noqa: PLC0415
 
         try:
+            if interpolation not in get_args(Interpolation):
+                raise ValueError(f"interpolation: {interpolation!r} is not nearest or previous")
             explanation = explain_store(
                 Store(data_dir),
                 store_id,
                 as_of=instant(as_of),
-                interpolation="previous" if interpolation == "previous" else "nearest",
+                interpolation=cast(Interpolation, interpolation),
                 max_gap=gap(max_gap),
             )
         except StoreStatusError as error:
