@@ -83,6 +83,12 @@ LockTimeoutOption = Annotated[
         show_default="no limit",
     ),
 ]
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format", help="How to print the rows.", show_default="table on a terminal, else csv"
+    ),
+]
 MAX_FUTURE_ENV: Final = "STORESTATUS_MAX_FUTURE"
 MaxFutureOption = Annotated[
     str,
@@ -421,12 +427,7 @@ def list_reports(
     limit: Annotated[
         int, typer.Option(min=1, max=1000, metavar="N", help="How many reports to list.")
     ] = 20,
-    output_format: Annotated[
-        OutputFormat | None,
-        typer.Option(
-            "--format", help="How to print the rows.", show_default="table on a terminal, else csv"
-        ),
-    ] = None,
+    output_format: FormatOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """List the reports updated last, newest first: state, times, rows.
@@ -622,12 +623,7 @@ def stores(
         ),
     ] = None,
     as_of: AsOfOption = None,
-    output_format: Annotated[
-        OutputFormat | None,
-        typer.Option(
-            "--format", help="How to print the rows.", show_default="table on a terminal, else csv"
-        ),
-    ] = None,
+    output_format: FormatOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """List the known stores: time zone, weekly business hours, stored polls.

@@ -50,17 +50,22 @@ def instant(text: str | None) -> datetime | None:
         raise ValueError(str(error)) from None
 
 
-def gap(text: str | None) -> timedelta | None:
-    """``max_gap`` as the CLI reads it: a positive duration such as ``2h`` or ``1h30m``."""
+def duration(text: str | None) -> timedelta | None:
+    """A duration as the CLI reads one (``30m``, ``1h30m``); a ValueError names why not."""
     if text is None:
         return None
     try:
-        duration = parse_duration(text)
+        return parse_duration(text)
     except StoreStatusError as error:
         raise ValueError(str(error)) from None
-    if not duration:
+
+
+def gap(text: str | None) -> timedelta | None:
+    """``max_gap`` as the CLI reads it: a positive duration."""
+    length = duration(text)
+    if length is not None and not length:
         raise ValueError("must be longer than 0s (every instant would be unknown)")
-    return duration
+    return length
 
 
 class TriggerRequest(BaseModel):
@@ -212,7 +217,7 @@ def api_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
         from storestatus.service import list_stores  # noqa: PLC0415
         from storestatus.store import Store  # noqa: PLC0415
 
-        silence = _query(lambda: gap(silent_for), "silent_for")
+        silence = _query(lambda: duration(silent_for), "silent_for")
         reference = _query(lambda: instant(as_of), "as_of")
         return list_stores(Store(data_dir), as_of=reference, silent_for=silence).as_json()
 
@@ -244,7 +249,7 @@ def api_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
         from storestatus.service import ingest_files  # noqa: PLC0415
         from storestatus.store import Store  # noqa: PLC0415
 
-        tolerance = _query(lambda: gap(max_future), "max_future")
+        tolerance = _query(lambda: duration(max_future), "max_future")
         with upload_folder(data_dir) as folder:
             uploads = await receive_files(
                 request.headers.get("content-type", ""), request.stream(), folder
