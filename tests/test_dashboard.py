@@ -159,11 +159,11 @@ def test_the_store_page_pictures_explain(dashboard: Dashboard, page: Page, tmp_p
     description = timeline.locator("#timeline-desc").text_content() or ""
     assert "down" in description
     assert "up" in description
+    screenshots(page, tmp_path, "store")  # as a visitor first sees it: the polls folded
     polls = page.locator("details:has(th:text('counted'))")
     assert polls.locator("summary").inner_text().startswith(f"{len(facts['polls'])} polls")
     polls.locator("summary").click()
     assert len(table(page, "details table:has(th:text('counted'))")) == len(facts["polls"])
-    screenshots(page, tmp_path, "store")
 
 
 def test_the_button_starts_a_report(dashboard: Dashboard, page: Page) -> None:
