@@ -26,6 +26,7 @@ from storestatus.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SILENT,
+    EXIT_USAGE,
     StoreStatusError,
 )
 from storestatus.outcome import Outcome, render_outcome
@@ -499,9 +500,8 @@ def serve(
     from storestatus.web.settings import ServiceSettings, is_loopback  # noqa: PLC0415
 
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
-        raise typer.BadParameter(
-            "the service needs its extra: pip install 'storestatus[serve]'", param_hint="serve"
-        )
+        typer.echo("Error: serve needs the web stack: pip install 'storestatus[serve]'", err=True)
+        raise typer.Exit(EXIT_USAGE)
     token = _token(token_file)
     if token is None and not is_loopback(host):
         raise typer.BadParameter(

@@ -457,6 +457,24 @@ def test_sigterm_stops_the_server_at_once(examples_dir: Path) -> None:
     assert "Traceback" not in output
 
 
+def test_serve_without_its_extra_says_how_to_install_it(data_dir: Path) -> None:
+    hide_fastapi = (  # as on a plain install: fastapi cannot be found
+        "import importlib.util as u, sys; find = u.find_spec; "
+        "u.find_spec = lambda name, *rest: None if name == 'fastapi' else find(name, *rest); "
+        f"sys.argv = ['storestatus', 'serve', '--data-dir', {str(data_dir)!r}]; "
+        "from storestatus.cli import main; main()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hide_fastapi],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "Error: serve needs the web stack: pip install 'storestatus[serve]'\n"
+
+
 def test_the_cli_does_not_import_the_web_stack() -> None:
     check = (
         "import sys, storestatus.cli, storestatus.service, storestatus.reports, "
