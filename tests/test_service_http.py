@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from runners import AS_OF, EXAMPLES, ingest_examples, run_cli
 from service_server import free_port, running_server
 
@@ -485,3 +488,89 @@ def test_the_cli_does_not_import_the_web_stack() -> None:
         [sys.executable, "-c", check], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("hostile") / "data"
+    ingest_examples(data_dir)
+    with running_server(data_dir, "--max-upload", "64KB") as base:
+        yield base
+
+
+MAX_EXAMPLES = int(os.environ.get("STORESTATUS_HOSTILE_EXAMPLES", "150"))
+HOSTILE_TEXT = st.text(min_size=0, max_size=300) | st.binary(max_size=300).map(
+    lambda raw: raw.decode("latin-1")
+)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+    path=st.sampled_from(
+        [
+            "/trigger_report",
+            "/get_report",
+            "/get_report/x",
+            "/reports",
+            "/stores",
+            "/stores/x/explain",
+            "/ingest",
+            "/",
+            "/reports/x",
+            "/stores/x",
+            "/openapi.json",
+        ]
+    ),
+    suffix=HOSTILE_TEXT,
+    query=st.dictionaries(
+        st.sampled_from(
+            [
+                "report_id",
+                "limit",
+                "as_of",
+                "silent_for",
+                "max_gap",
+                "interpolation",
+                "max_future",
+                "allow_shrink",
+            ]
+        ),
+        HOSTILE_TEXT,
+        max_size=3,
+    ),
+    body=st.binary(max_size=2000),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "multipart/form-data; boundary=b",
+            "multipart/form-data",
+            "text/csv",
+            "application/x-www-form-urlencoded",
+            "",
+        ]
+    ),
+)
+def test_no_request_gets_a_server_error(  # noqa: PLR0917 - one argument a strategy
+    shared_server: str,
+    method: str,
+    path: str,
+    suffix: str,
+    query: dict[str, str],
+    body: bytes,
+    content_type: str,
+) -> None:
+    if path.endswith("/x"):  # the id in the path: any text, percent-encoded
+        path = path[: -len("x")] + (quote(suffix, safe="") or "x")
+    response = httpx.request(
+        method,
+        shared_server + path,
+        params=query,
+        content=body,
+        headers={"content-type": content_type} if content_type else {},
+        timeout=30,
+    )
+    # Answered as a client's mistake (4xx) or done (2xx, 3xx; a report may have started),
+    # never a server error.
+    assert response.status_code < 500, response.text
+    assert "Traceback" not in response.text

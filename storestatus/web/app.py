@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from storestatus import __version__
@@ -60,6 +61,21 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # The CLI's message names the reports folder; a client needs no server path.
         detail = "unknown report id" if isinstance(error, ReportNotFoundError) else str(error)
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: Exception) -> JSONResponse:
+        """A bad option or body: which field and why, without echoing the input back (FastAPI's
+        own answer does, and fails with a 500 on bytes that are not UTF-8)."""
+        assert isinstance(error, RequestValidationError)
+        fields = [
+            {
+                "loc": list(item.get("loc", ())),
+                "msg": str(item.get("msg", "")),
+                "type": item["type"],
+            }
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": fields}, status_code=422)
 
     @app.exception_handler(UnauthorizedError)
     async def unauthorized(_: Request, error: Exception) -> JSONResponse:
