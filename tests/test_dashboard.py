@@ -18,8 +18,11 @@ import pytest
 from browser import headless_chromium
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
-from runners import run_cli
+from runners import ingest_examples, run_cli
 from service_server import running_server
+
+from storestatus.config import DataDir
+from storestatus.locks import file_lock
 
 WIDTHS = (1280, 400)
 TOKEN = "a-token-of-the-dashboard-tests-0123"
@@ -229,3 +232,33 @@ def test_with_a_token_the_browser_asks_for_it(dashboard: Dashboard, browser: Bro
         assert response.status == 200
         assert dashboard.report_id in page.locator("tbody").inner_text()
         context.close()
+
+
+def test_the_button_says_why_when_too_many_reports_run(tmp_path: Path, browser: Browser) -> None:
+    data_dir = tmp_path / "data"
+    ingest_examples(data_dir)
+    with running_server(data_dir, "--max-running", "1") as base:
+        page = browser.new_page()
+        with file_lock(DataDir(data_dir).files_lock):  # reports wait, and stay Running
+            page.goto(f"{base}/")
+            page.get_by_role("button", name="Trigger a report").click()
+            page.wait_for_url("**/reports/*")
+            assert page.locator(".state").first.inner_text() == "Running"
+            page.goto(f"{base}/")
+            with page.expect_response(f"{base}/") as refused:
+                page.get_by_role("button", name="Trigger a report").click()
+            assert refused.value.status == 429
+            assert "reports are running" in page.locator(".problem").inner_text()
+        page.close()
+
+
+def test_a_new_empty_store_says_what_to_do_first(tmp_path: Path, browser: Browser) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with running_server(data_dir) as base:
+        page = browser.new_page()
+        response = page.goto(f"{base}/")
+        assert response is not None
+        assert response.status == 200
+        assert "holds no data yet" in page.locator("main").inner_text()
+        page.close()

@@ -10,11 +10,12 @@ Every chart has a text equivalent next to it (its ``<desc>`` and a table of its 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, cast, get_args
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -41,8 +42,11 @@ def page_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
     templates.globals["store_url"] = store_url
     data_dir = settings.data_dir
 
-    def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**context), status_code)
+    def render(
+        name: str, status_code: int = 200, headers: Mapping[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
+        page = templates.get_template(name).render(**context)
+        return HTMLResponse(page, status_code, headers=headers)
 
     def problem(error: StoreStatusError) -> HTMLResponse:
         missing = isinstance(error, ReportNotFoundError | StoreNotFoundError)
@@ -53,6 +57,8 @@ def page_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
+        if not data_dir.exists():  # a new store: nothing ingested yet
+            return render("index.html", title="Reports", rows=[], empty=True)
         try:
             records = recent_reports(data_dir, limit=25)
         except StoreStatusError as error:
@@ -60,13 +66,24 @@ def page_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
         rows = [(record, running_time(record)) for record in records]
         return render("index.html", title="Reports", rows=rows)
 
-    @router.post("/", dependencies=[Depends(same_origin)])
-    def trigger() -> RedirectResponse:
+    @router.post("/", dependencies=[Depends(same_origin)], response_model=None)
+    def trigger() -> RedirectResponse | HTMLResponse:
         """The button: start a report with the defaults, then show its page (303: a reload
-        of that page does not trigger another)."""
+        of that page does not trigger another). Refused: a page that says why."""
         from storestatus.reports import trigger_report  # noqa: PLC0415
 
-        report_id = slots.start(lambda: trigger_report(data_dir))
+        try:
+            report_id = slots.start(lambda: trigger_report(data_dir))
+        except StoreStatusError as error:
+            return problem(error)
+        except HTTPException as refused:  # too many reports running
+            return render(
+                "problem.html",
+                refused.status_code,
+                title="Not now",
+                error=refused.detail,
+                headers=refused.headers,
+            )
         return RedirectResponse(f"/reports/{report_id}", status_code=303)
 
     @router.get("/reports/{report_id}", response_class=HTMLResponse)
