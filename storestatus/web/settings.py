@@ -8,21 +8,20 @@ from typing import Final
 
 from storestatus.config import DataDir
 
-DEFAULT_MAX_UPLOAD: Final = 2 * 1024**3  # bytes of one ingest request: a week of 100,000 stores
 DEFAULT_MAX_BODY: Final = 64 * 1024  # bytes of any other request body (a trigger's JSON)
-DEFAULT_MAX_RUNNING: Final = 4  # reports this server has started and that still run
 DEFAULT_LOCK_TIMEOUT: Final = 30.0  # seconds an upload's ingest waits for another writer
 
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """How one server behaves (see ``storestatus serve --help``)."""
+    """How one server behaves; ``storestatus serve``'s options set the first four (see its
+    ``--help`` for their defaults)."""
 
     data_dir: DataDir
-    token: str | None = None  # None: no authentication (only allowed on a loopback address)
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    token: str | None  # None: no authentication (only allowed on a loopback address)
+    max_upload_bytes: int  # of one ingest request
+    max_running: int  # reports this server has started and that still run
     max_body_bytes: int = DEFAULT_MAX_BODY
-    max_running: int = DEFAULT_MAX_RUNNING
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
 
