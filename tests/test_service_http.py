@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from runners import AS_OF, EXAMPLES, ingest_examples, run_cli
 from service_server import free_port, running_server
+from test_reports import worker_held
 
 from storestatus.config import DataDir
-from storestatus.locks import file_lock
 from storestatus.store import Store
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
@@ -42,14 +41,6 @@ def examples_dir(data_dir: Path) -> Path:
 def server(examples_dir: Path) -> Iterator[str]:
     with running_server(examples_dir) as base:
         yield base
-
-
-@contextmanager
-def reports_held(data_dir: Path) -> Iterator[None]:
-    """Hold the store's files lock, as ``compact`` does: report workers wait in
-    ``Store.reading`` and stay Running until the block ends, however fast the machine."""
-    with file_lock(DataDir(data_dir).files_lock):
-        yield
 
 
 def wait_done(base: str, report_id: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -82,7 +73,7 @@ def test_trigger_running_then_complete_with_the_cli_s_csv(examples_dir: Path) ->
     cli_csv = (examples_dir / "reports" / f"{cli.stdout.split()[0]}.csv").read_bytes()
     assert cli_csv == (EXAMPLES / "expected_report.csv").read_bytes()
     with running_server(examples_dir) as base:
-        with reports_held(examples_dir):
+        with worker_held(examples_dir):
             triggered = httpx.post(f"{base}/trigger_report", json={"as_of": AS_OF}, timeout=30)
             assert triggered.status_code == 202
             report_id = triggered.json()["report_id"]
@@ -155,7 +146,7 @@ def test_a_body_that_is_not_json_is_422(server: str) -> None:
 
 
 def test_a_failed_report_is_500_with_its_reason(examples_dir: Path, server: str) -> None:
-    with reports_held(examples_dir):
+    with worker_held(examples_dir):
         report_id = httpx.post(f"{server}/trigger_report").json()["report_id"]
         os.kill(worker_pid(examples_dir, report_id), signal.SIGKILL)
         done = wait_done(server, report_id)
@@ -309,7 +300,7 @@ def test_a_request_from_another_site_cannot_change_anything(
 
 def test_twenty_concurrent_triggers_start_at_most_the_limit(examples_dir: Path) -> None:
     with running_server(examples_dir, "--max-running", "4") as base:
-        with reports_held(examples_dir):
+        with worker_held(examples_dir):
             with ThreadPoolExecutor(max_workers=20) as pool:
                 responses = list(
                     pool.map(lambda _: httpx.post(f"{base}/trigger_report", timeout=60), range(20))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final, cast, get_args
 from urllib.parse import quote
 
@@ -148,7 +149,7 @@ def page_router(settings: ServiceSettings, slots: ReportSlots) -> APIRouter:
     return router
 
 
-def _report_figures(csv_path: Any) -> dict[str, Any]:
+def _report_figures(csv_path: Path) -> dict[str, Any]:
     """The report page's figures and charts, from the report's CSV."""
     import polars as pl  # noqa: PLC0415
 
